@@ -1,0 +1,45 @@
+// The only reader of process.env. Every setting is validated at once; an invalid one
+// stops start-up with a single message listing every problem.
+import { z } from "zod";
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1");
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, "must start with file: (SQLite) or postgres:// (PostgreSQL)")
+    .default("file:./data/agent-hq.db"),
+  LOG_LEVEL: z.enum(logLevels).default("info"),
+  AGENT_HQ_REGISTRATION_KEY: z.string().min(8, "must be at least 8 characters when set").optional(),
+  GRAPHQL_PATH: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, "must be a path such as /graphql").default("/graphql"),
+  GRAPHIQL: bool.default(true),
+  // How often the journal tailer looks for new rows even without an announcement.
+  JOURNAL_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  // How often presence (lastSeenAt, online) is written in one batch.
+  PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+});
+
+export type Config = z.infer<typeof schema> & { database: "sqlite" | "postgres" };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Reads the configuration from an environment (process.env by default). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const c = result.data;
+  return { ...c, database: c.DATABASE_URL.startsWith("file:") ? "sqlite" : "postgres" };
+}

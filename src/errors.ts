@@ -1,0 +1,57 @@
+// Domain errors: thrown by services, mapped once to GraphQL errors with
+// `extensions.code` in src/graphql/errors.ts. Services never import GraphQL.
+
+export const errorCodes = [
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "BAD_USER_INPUT",
+  "CONFLICT",
+  "RATE_LIMITED",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Extra fields a client can branch on, copied to `extensions`. */
+  readonly details: Record<string, unknown>;
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  readonly code = "UNAUTHENTICATED";
+}
+
+export class ForbiddenError extends AppError {
+  readonly code = "FORBIDDEN";
+}
+
+/** Also what a non-member sees for another team's data: it does not exist for them. */
+export class NotFoundError extends AppError {
+  readonly code = "NOT_FOUND";
+  constructor(what: string, details: Record<string, unknown> = {}) {
+    super(`${what} not found`, details);
+  }
+}
+
+export class BadInputError extends AppError {
+  readonly code = "BAD_USER_INPUT";
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`, { field });
+  }
+}
+
+export class ConflictError extends AppError {
+  readonly code = "CONFLICT";
+}
+
+export class RateLimitedError extends AppError {
+  readonly code = "RATE_LIMITED";
+}

@@ -1,0 +1,7 @@
+// Imports every type file, then builds the schema.
+import { builder } from "./builder.js";
+import "../modules/agents/agents.schema.js";
+import "../modules/journal/journal.schema.js";
+import "../modules/teams/teams.schema.js";
+
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,94 @@
+// The only place that constructs Prisma clients.
+//
+// SQLite: one writer client, on which every write runs inside a transaction, and one
+// read-only client that sees committed data only. The driver adapter lets a plain
+// query run inside another request's open transaction (measured: writes lost on
+// rollback, dirty reads), hence the split. WAL lets the reader run beside the writer.
+// PostgreSQL: one pooled client serves both roles.
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient, type Prisma } from "../generated/prisma/client.js";
+import { PrismaClient as PostgresPrismaClient } from "../generated/prisma-postgres/client.js";
+import type { Dialect } from "./dialect.js";
+import { applyMigrations, readMigrations, sqlitePath } from "./migrate.js";
+import { postgresDialect } from "./postgres-dialect.js";
+import { sqliteDialect } from "./sqlite-dialect.js";
+
+export type { PrismaClient };
+export type Tx = Prisma.TransactionClient;
+
+export interface Database {
+  readonly dialect: Dialect;
+  /** Sees committed data only. Never open a transaction on it. */
+  readonly reader: PrismaClient;
+  /** Runs `fn` in one write transaction. The only way to write. */
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Reachable and every migration in the repository applied. */
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+// Writes queue behind the adapter's lock on SQLite; Prisma's default 2 s wait for a
+// transaction to start ran out under bursts (measured), so allow a longer queue.
+const transactionOptions = { maxWait: 20_000, timeout: 15_000 };
+
+export interface OpenOptions {
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+}
+
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
+  const provider = url.startsWith("file:") ? "sqlite" : "postgres";
+  if (provider === "sqlite") mkdirSync(dirname(resolve(sqlitePath(url))), { recursive: true });
+  if (options.migrate !== false) await applyMigrations(provider, url);
+  const expected = (await readMigrations(provider)).migrationDirectories.map((d) => d.path);
+  return provider === "sqlite" ? openSqlite(url, expected) : openPostgres(url, expected);
+}
+
+async function openSqlite(url: string, expectedMigrations: string[]): Promise<Database> {
+  const file = sqlitePath(url);
+  // busy_timeout covers the moments another process (a migration) holds the file.
+  const writer = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 10_000 }), transactionOptions });
+  // WAL is a property of the file: set it before the read-only connection opens.
+  await writer.$queryRawUnsafe("PRAGMA journal_mode = WAL");
+  await writer.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
+  await writer.$queryRawUnsafe("PRAGMA foreign_keys = ON");
+  const reader = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, readonly: true, timeout: 10_000 }) });
+  return {
+    dialect: sqliteDialect,
+    reader,
+    write: (fn) => writer.$transaction(fn, transactionOptions),
+    isReady: () => migrationsApplied(reader, expectedMigrations),
+    close: async () => {
+      await reader.$disconnect();
+      await writer.$disconnect();
+    },
+  };
+}
+
+async function openPostgres(url: string, expectedMigrations: string[]): Promise<Database> {
+  const pg = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 20 }), transactionOptions });
+  // The app is typed against the SQLite client; both are generated from one schema.
+  const client = pg as unknown as PrismaClient;
+  return {
+    dialect: postgresDialect,
+    reader: client,
+    write: (fn) => client.$transaction(fn, transactionOptions),
+    isReady: () => migrationsApplied(client, expectedMigrations),
+    close: () => client.$disconnect(),
+  };
+}
+
+async function migrationsApplied(client: PrismaClient, expected: string[]): Promise<boolean> {
+  try {
+    const rows = await client.$queryRawUnsafe<{ migration_name: string }[]>(
+      `SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const applied = new Set(rows.map((r) => r.migration_name));
+    return expected.every((name) => applied.has(name));
+  } catch {
+    return false;
+  }
+}

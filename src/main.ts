@@ -1,0 +1,45 @@
+// Reads the configuration, opens (and migrates) the database, and serves.
+import { pino } from "pino";
+import { createApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { openDatabase } from "./infra/db.js";
+import { createAnnouncementBus } from "./infra/pubsub.js";
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const logger = pino({ level: config.LOG_LEVEL, base: { service: "agent-hq" } });
+const db = await openDatabase(config.DATABASE_URL);
+const app = createApp({ config, db, bus: createAnnouncementBus(), logger });
+
+app.server.listen(config.PORT, config.HOST, () => {
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  logger.info({ database: config.database, url: `http://${host}:${port}${config.GRAPHQL_PATH}` }, `agent-hq ready at http://${host}:${port}${config.GRAPHQL_PATH}`);
+});
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    app.server.close();
+    void app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,97 @@
+import { builder } from "../../graphql/builder.js";
+import { requireViewer } from "../../graphql/context.js";
+
+export const AgentRef = builder.prismaObject("Agent", {
+  description: "An agent: a program (LLM agent, script, worker) with a name and a bearer token.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    lastSeenAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When the agent last made a request or held a subscription (written in batches).",
+      select: { lastSeenAt: true },
+      resolve: (agent, _args, ctx) => ctx.services.presence.lastSeenAt(agent),
+    }),
+    online: t.boolean({
+      description: "Whether the agent holds a live subscription now.",
+      select: { onlineUntil: true },
+      resolve: (agent, _args, ctx) => ctx.services.presence.online(agent),
+    }),
+  }),
+});
+
+builder.prismaObject("AgentToken", {
+  description: "One of my bearer tokens. The token itself is shown only when issued.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
+    current: t.boolean({
+      description: "Whether this request authenticated with this token.",
+      resolve: (token, _args, ctx) => token.id === ctx.viewer?.tokenId,
+    }),
+  }),
+});
+
+const RegisterAgentInput = builder.inputType("RegisterAgentInput", {
+  fields: (t) => ({
+    name: t.string({ required: true, description: "Unique; 1–64 letters, digits, '.', '_' or '-'." }),
+    description: t.string({ description: "What this agent does (at most 1000 characters)." }),
+    registrationKey: t.string({ description: "Needed only when the server sets AGENT_HQ_REGISTRATION_KEY." }),
+  }),
+});
+
+const RegisterAgentPayload = builder.objectRef<{ token: string; agentId: string }>("RegisterAgentPayload").implement({
+  fields: (t) => ({
+    token: t.exposeString("token", { description: "The bearer token. Shown only now: keep it." }),
+    agent: t.prismaField({
+      type: "Agent",
+      resolve: (query, payload, _args, ctx) => ctx.reader.agent.findUniqueOrThrow({ ...query, where: { id: payload.agentId } }),
+    }),
+  }),
+});
+
+const IssuedTokenPayload = builder.objectRef<{ token: string }>("IssuedTokenPayload").implement({
+  fields: (t) => ({
+    token: t.exposeString("token", { description: "The new bearer token. Shown only now: keep it." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  me: t.prismaField({
+    type: "Agent",
+    description: "The agent the bearer token belongs to.",
+    resolve: (query, _root, _args, ctx) => ctx.reader.agent.findUniqueOrThrow({ ...query, where: { id: requireViewer(ctx).id } }),
+  }),
+  myTokens: t.prismaField({
+    type: ["AgentToken"],
+    description: "My bearer tokens, revoked ones included.",
+    resolve: (_query, _root, _args, ctx) => ctx.services.agents.tokens(requireViewer(ctx).id),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  registerAgent: t.field({
+    type: RegisterAgentPayload,
+    description: "Registers an agent and returns its bearer token (shown only once). Needs no token.",
+    args: { input: t.arg({ type: RegisterAgentInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const { agent, token } = await ctx.services.agents.register(input);
+      return { token, agentId: agent.id };
+    },
+  }),
+  rotateToken: t.field({
+    type: IssuedTokenPayload,
+    description: "Issues a new bearer token and revokes the one used for this request.",
+    resolve: async (_root, _args, ctx) => ({ token: (await ctx.services.agents.rotateToken(requireViewer(ctx))).token }),
+  }),
+  revokeToken: t.prismaField({
+    type: "AgentToken",
+    description: "Revokes one of my tokens; without an ID, the one used for this request.",
+    args: { id: t.arg.id() },
+    resolve: (_query, _root, { id }, ctx) => ctx.services.agents.revokeToken(requireViewer(ctx), id == null ? null : String(id)),
+  }),
+}));

@@ -1,0 +1,119 @@
+// Agents: registration, bearer tokens (rotate, revoke), and who a token belongs to.
+import { timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
+import type { Agent, AgentToken } from "../../generated/prisma/client.js";
+import type { Database } from "../../infra/db.js";
+import { CONTROL_CHARS, parseInput } from "../../validation.js";
+import type { JournalService } from "../journal/journal.service.js";
+import { hashToken, looksLikeToken, newToken } from "./token.js";
+
+/** The authenticated caller. */
+export interface Viewer {
+  id: string;
+  name: string;
+  tokenId: string;
+}
+
+export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const registerInput = z.object({
+  name: z
+    .string()
+    .regex(AGENT_NAME, "1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  description: z
+    .string()
+    .max(1000, "at most 1000 characters")
+    .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
+    .nullish(),
+  registrationKey: z.string().max(200).nullish(),
+});
+
+export class AgentService {
+  constructor(
+    private readonly db: Database,
+    private readonly journal: JournalService,
+    private readonly registrationKey: string | undefined,
+  ) {}
+
+  async register(input: z.input<typeof registerInput>): Promise<{ agent: Agent; token: string }> {
+    const { name, description, registrationKey } = parseInput(registerInput, input);
+    if (this.registrationKey !== undefined && !sameSecret(registrationKey ?? "", this.registrationKey)) {
+      throw new ForbiddenError("registration on this server needs its registration key (registrationKey)");
+    }
+    const token = newToken();
+    try {
+      const agent = await this.journal.write(async ({ tx, append }) => {
+        const agent = await tx.agent.create({
+          data: { name, description: description ?? null, tokens: { create: { hash: hashToken(token) } } },
+        });
+        await append({ actorId: agent.id, recipientId: agent.id, kind: "agent.registered", subjectType: "Agent", subjectId: agent.id, payload: { name } });
+        return agent;
+      });
+      return { agent, token };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`an agent named "${name}" already exists; choose another name`);
+      throw error;
+    }
+  }
+
+  /** The agent a bearer token belongs to, or null for an unknown or revoked token. */
+  async authenticate(token: string): Promise<Viewer | null> {
+    if (!looksLikeToken(token)) return null;
+    const row = await this.db.reader.agentToken.findUnique({
+      where: { hash: hashToken(token) },
+      select: { id: true, revokedAt: true, agent: { select: { id: true, name: true } } },
+    });
+    if (!row || row.revokedAt) return null;
+    return { id: row.agent.id, name: row.agent.name, tokenId: row.id };
+  }
+
+  /** Issues a new token and revokes the one the caller used. */
+  async rotateToken(viewer: Viewer): Promise<{ token: string; tokenRecord: AgentToken }> {
+    const token = newToken();
+    const tokenRecord = await this.journal.write(async ({ tx, append }) => {
+      const revoked = await tx.agentToken.updateMany({
+        where: { id: viewer.tokenId, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      if (revoked.count === 0) throw new ConflictError("this token was revoked meanwhile; authenticate with a valid token");
+      const created = await tx.agentToken.create({ data: { agentId: viewer.id, hash: hashToken(token) } });
+      await append({ actorId: viewer.id, recipientId: viewer.id, kind: "agent.token_rotated", subjectType: "AgentToken", subjectId: created.id, payload: { revokedTokenId: viewer.tokenId } });
+      return created;
+    });
+    return { token, tokenRecord };
+  }
+
+  /** Revokes one of the caller's tokens (the one in use when no ID is given). */
+  async revokeToken(viewer: Viewer, tokenId?: string | null): Promise<AgentToken> {
+    const id = tokenId ?? viewer.tokenId;
+    return this.journal.write(async ({ tx, append }) => {
+      const token = await tx.agentToken.findFirst({ where: { id, agentId: viewer.id } });
+      if (!token) throw new NotFoundError("token");
+      if (token.revokedAt) return token;
+      const revoked = await tx.agentToken.update({ where: { id }, data: { revokedAt: new Date() } });
+      await append({ actorId: viewer.id, recipientId: viewer.id, kind: "agent.token_revoked", subjectType: "AgentToken", subjectId: id });
+      return revoked;
+    });
+  }
+
+  tokens(agentId: string): Promise<AgentToken[]> {
+    return this.db.reader.agentToken.findMany({ where: { agentId }, orderBy: { createdAt: "asc" } });
+  }
+
+  async byName(name: string): Promise<Agent> {
+    const agent = AGENT_NAME.test(name) ? await this.db.reader.agent.findUnique({ where: { name } }) : null;
+    if (!agent) throw new NotFoundError(`agent "${name}"`);
+    return agent;
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: string }).code === "P2002";
+}

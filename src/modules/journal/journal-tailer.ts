@@ -1,0 +1,111 @@
+// One tailer per process reads each new batch of journal rows once and hands it to
+// every listener; listeners filter in memory. Announcements say "look now"; a slow
+// poll covers a lost announcement. Rows always come from the database, never from
+// the announcement.
+import type { PrismaClient } from "../../infra/db.js";
+import type { AnnouncementBus } from "../../infra/pubsub.js";
+import type { JournalRow } from "./journal.service.js";
+
+export type JournalListener = (rows: readonly JournalRow[]) => void;
+
+const BATCH = 500;
+
+export interface TailerStats {
+  listeners: number;
+  position: number;
+  reads: number;
+}
+
+export class JournalTailer {
+  private readonly listeners = new Set<JournalListener>();
+  private position = 0;
+  private started: Promise<void> | null = null;
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
+  private poll: NodeJS.Timeout | null = null;
+  private announcements: AsyncIterator<number> | null = null;
+  private reads = 0;
+
+  constructor(
+    private readonly reader: PrismaClient,
+    private readonly bus: AnnouncementBus,
+    private readonly pollMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /**
+   * Registers a listener. Every row with a cursor above the returned position will be
+   * handed to it; every row at or below it was already committed when this resolved.
+   */
+  async listen(listener: JournalListener): Promise<{ position: number; stop: () => void }> {
+    this.listeners.add(listener);
+    await this.start();
+    return {
+      position: this.position,
+      stop: () => {
+        this.listeners.delete(listener);
+        if (this.listeners.size === 0) this.halt();
+      },
+    };
+  }
+
+  stats(): TailerStats {
+    return { listeners: this.listeners.size, position: this.position, reads: this.reads };
+  }
+
+  private start(): Promise<void> {
+    this.started ??= (async () => {
+      const head = await this.reader.journalEvent.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+      this.position = Math.max(this.position, head?.id ?? 0);
+      const iterator = this.bus.subscribe("journal:advanced")[Symbol.asyncIterator]();
+      this.announcements = iterator;
+      void (async () => {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          if (next.value > this.position) this.read();
+        }
+      })().catch(this.onError);
+      this.poll = setInterval(() => this.read(), this.pollMs);
+      this.poll.unref();
+    })().catch((error) => {
+      this.started = null;
+      throw error;
+    });
+    return this.started;
+  }
+
+  private halt() {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+    void this.announcements?.return?.();
+    this.announcements = null;
+    this.started = null;
+  }
+
+  /** Reads everything after the position; concurrent calls coalesce into one more read. */
+  private read(): void {
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = (async () => {
+      do {
+        this.readAgain = false;
+        if (this.listeners.size === 0) break;
+        this.reads++;
+        const rows = await this.reader.journalEvent.findMany({
+          where: { id: { gt: this.position } },
+          orderBy: { id: "asc" },
+          take: BATCH,
+        });
+        if (rows.length === 0) continue;
+        this.position = rows[rows.length - 1]!.id;
+        for (const listener of this.listeners) listener(rows);
+        if (rows.length === BATCH) this.readAgain = true;
+      } while (this.readAgain);
+    })()
+      .catch(this.onError)
+      .finally(() => {
+        this.reading = null;
+      });
+  }
+}

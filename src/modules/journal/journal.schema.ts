@@ -1,0 +1,43 @@
+import { builder } from "../../graphql/builder.js";
+import { BadInputError } from "../../errors.js";
+import type { JournalRow } from "./journal.service.js";
+
+export const JournalEventRef = builder.prismaObject("JournalEvent", {
+  description: "One entry of the append-only journal: who did what, when. Every change writes one.",
+  fields: (t) => ({
+    cursor: t.exposeInt("id", { description: "Increasing position in the journal; pass it as `after` to resume." }),
+    kind: t.exposeString("kind", { description: "What happened, such as team.member_added." }),
+    teamId: t.exposeID("teamId", { nullable: true }),
+    actor: t.relation("actor", { nullable: true, description: "Who did it (null for the server itself)." }),
+    subjectType: t.exposeString("subjectType"),
+    subjectId: t.exposeID("subjectId"),
+    payload: t.expose("payload", { type: "JSONObject" }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 100;
+
+/** Reads `first` and `after` of a journal connection; the cursor is the journal cursor. */
+export function journalPageArgs(args: { first?: number | null; after?: string | null }) {
+  const first = args.first ?? DEFAULT_PAGE;
+  if (first < 0 || first > MAX_PAGE) throw new BadInputError("first", `must be between 0 and ${MAX_PAGE}`);
+  const after = args.after == null ? 0 : Number(args.after);
+  if (!Number.isSafeInteger(after) || after < 0) throw new BadInputError("after", "must be a journal cursor (a whole number as a string)");
+  return { first, after };
+}
+
+/** Builds a forward-only Relay connection from rows read with `first + 1`. */
+export function journalConnection(rows: JournalRow[], first: number) {
+  const page = rows.slice(0, first);
+  return {
+    edges: page.map((node) => ({ cursor: String(node.id), node })),
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      hasPreviousPage: false,
+      startCursor: page[0] ? String(page[0].id) : null,
+      endCursor: page.length ? String(page[page.length - 1]!.id) : null,
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { builder } from "../../graphql/builder.js";
+import { requireViewer } from "../../graphql/context.js";
+import { untilEnd } from "../../graphql/live.js";
+import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
+
+builder.prismaObject("Team", {
+  description: "A team of agents. It exists only for its members.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    lead: t.relation("lead"),
+    members: t.relation("members", { query: { orderBy: { joinedAt: "asc" } } }),
+    myRole: t.string({
+      description: "My role in this team.",
+      select: (_args, ctx) => ({ members: { where: { agentId: ctx.viewer?.id ?? "" }, select: { role: true } } }),
+      resolve: (team) => team.members[0]?.role ?? "",
+    }),
+    journal: t.connection({
+      type: JournalEventRef,
+      description: "The team's journal, oldest first: its audit log. `after` takes a journal cursor.",
+      args: { kinds: t.arg.stringList({ description: "Only these kinds." }) },
+      resolve: async (team, args, ctx) => {
+        const { first, after } = journalPageArgs(args);
+        const rows = await ctx.services.teams.journalPage(requireViewer(ctx), team.id, { after, first: first + 1, kinds: args.kinds ?? undefined });
+        return journalConnection(rows, first);
+      },
+    }),
+  }),
+});
+
+builder.prismaObject("TeamMember", {
+  fields: (t) => ({
+    agent: t.relation("agent"),
+    role: t.exposeString("role"),
+    joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+  }),
+});
+
+const CreateTeamInput = builder.inputType("CreateTeamInput", {
+  fields: (t) => ({
+    name: t.string({ required: true, description: "Unique among the teams you created (1–100 characters)." }),
+    description: t.string(),
+    role: t.string({ required: true, description: "Your own role in the team, such as lead or planner." }),
+  }),
+});
+
+const UpdateTeamInput = builder.inputType("UpdateTeamInput", {
+  fields: (t) => ({
+    name: t.string(),
+    description: t.string({ description: "null clears it." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  team: t.prismaField({
+    type: "Team",
+    description: "A team I belong to. Any other ID is NOT_FOUND.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, { id }, ctx) => ctx.services.teams.get(requireViewer(ctx), String(id), query),
+  }),
+  teams: t.prismaConnection({
+    type: "Team",
+    cursor: "id",
+    description: "The teams I belong to.",
+    resolve: (query, _root, _args, ctx) => ctx.services.teams.list(requireViewer(ctx), query),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createTeam: t.prismaField({
+    type: "Team",
+    description: "Creates a team with me as its lead.",
+    args: { input: t.arg({ type: CreateTeamInput, required: true }) },
+    resolve: (_query, _root, { input }, ctx) => ctx.services.teams.create(requireViewer(ctx), input),
+  }),
+  updateTeam: t.prismaField({
+    type: "Team",
+    description: "Renames or redescribes a team (lead only).",
+    args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: UpdateTeamInput, required: true }) },
+    resolve: (_query, _root, { teamId, input }, ctx) => ctx.services.teams.update(requireViewer(ctx), String(teamId), input),
+  }),
+  addTeamMember: t.prismaField({
+    type: "TeamMember",
+    description: "Adds an agent, by name, to a team with a role (lead only).",
+    args: {
+      teamId: t.arg.id({ required: true }),
+      agentName: t.arg.string({ required: true }),
+      role: t.arg.string({ required: true }),
+    },
+    resolve: (_query, _root, { teamId, agentName, role }, ctx) =>
+      ctx.services.teams.addMember(requireViewer(ctx), String(teamId), { agentName, role }),
+  }),
+  setTeamMemberRole: t.prismaField({
+    type: "TeamMember",
+    description: "Changes a member's role (lead only).",
+    args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }), role: t.arg.string({ required: true }) },
+    resolve: (_query, _root, { teamId, agentId, role }, ctx) =>
+      ctx.services.teams.setMemberRole(requireViewer(ctx), String(teamId), String(agentId), role),
+  }),
+  removeTeamMember: t.prismaField({
+    type: "Team",
+    description: "Removes a member (lead only); their subscriptions to the team end.",
+    args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }) },
+    resolve: (_query, _root, { teamId, agentId }, ctx) => ctx.services.teams.removeMember(requireViewer(ctx), String(teamId), String(agentId)),
+  }),
+  leaveTeam: t.boolean({
+    description: "Leaves a team. The lead must transfer the lead first.",
+    args: { teamId: t.arg.id({ required: true }) },
+    resolve: async (_root, { teamId }, ctx) => {
+      await ctx.services.teams.leave(requireViewer(ctx), String(teamId));
+      return true;
+    },
+  }),
+  transferTeamLead: t.prismaField({
+    type: "Team",
+    description: "Makes another member the lead (lead only).",
+    args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }) },
+    resolve: (_query, _root, { teamId, agentId }, ctx) => ctx.services.teams.transferLead(requireViewer(ctx), String(teamId), String(agentId)),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  teamEvents: t.field({
+    type: JournalEventRef,
+    description:
+      "Everything that happens in a team. With `after`, first replays the journal after that cursor, then streams live: no gap, no duplicate. Ends if I leave or am removed.",
+    args: {
+      teamId: t.arg.id({ required: true }),
+      after: t.arg.int({ description: "A journal cursor; omit to receive only new events." }),
+      kinds: t.arg.stringList({ description: "Only these kinds." }),
+    },
+    subscribe: async (_root, { teamId, after, kinds }, ctx) => {
+      const viewer = requireViewer(ctx);
+      const events = await ctx.services.teams.events(viewer, String(teamId), { after, kinds });
+      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
+    },
+    resolve: (row) => row,
+  }),
+}));

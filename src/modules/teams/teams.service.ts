@@ -1,0 +1,201 @@
+// Teams and membership. A team's data exists only for its members: every read goes
+// through `visibleTo`, and for anyone else a team reads exactly like an unknown ID.
+import { z } from "zod";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
+import type { Prisma, Team, TeamMember } from "../../generated/prisma/client.js";
+import type { Database, Tx } from "../../infra/db.js";
+import { CONTROL_CHARS, parseInput } from "../../validation.js";
+import { isUniqueViolation, type AgentService, type Viewer } from "../agents/agents.service.js";
+import type { JournalTailer } from "../journal/journal-tailer.js";
+import { streamJournal } from "../journal/journal-stream.js";
+import type { JournalRow, JournalService } from "../journal/journal.service.js";
+
+const text = (field: string, max: number) =>
+  z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .refine((s) => !CONTROL_CHARS.test(s), `${field} must not contain control characters`);
+
+export const ROLE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+const role = z.string().regex(ROLE, "1–64 characters: letters, digits, spaces, '.', '_' or '-'");
+const teamName = text("name", 100).pipe(z.string().trim().min(1, "must not be empty"));
+
+const createInput = z.object({ name: teamName, description: text("description", 2000).nullish(), role });
+const updateInput = z.object({ name: teamName.nullish(), description: text("description", 2000).nullish() });
+
+/** Kinds of journal rows that mean an agent lost access to a team. */
+const ACCESS_LOST = new Set(["team.member_removed", "team.member_left"]);
+
+export class TeamService {
+  constructor(
+    private readonly db: Database,
+    private readonly journal: JournalService,
+    private readonly tailer: JournalTailer,
+    private readonly agents: AgentService,
+  ) {}
+
+  /** The filter every team read goes through. */
+  static visibleTo(agentId: string): Prisma.TeamWhereInput {
+    return { members: { some: { agentId } } };
+  }
+
+  /** A team the viewer belongs to; NOT_FOUND otherwise, exactly as for an unknown ID. */
+  async get<Q extends Omit<Prisma.TeamFindFirstArgs, "where">>(viewer: Viewer, teamId: string, query?: Q): Promise<Team> {
+    const team = await this.db.reader.team.findFirst({ ...query, where: { id: teamId, ...TeamService.visibleTo(viewer.id) } });
+    if (!team) throw new NotFoundError("team");
+    return team;
+  }
+
+  list<Q extends Omit<Prisma.TeamFindManyArgs, "where">>(viewer: Viewer, query?: Q): Promise<Team[]> {
+    return this.db.reader.team.findMany({ orderBy: { createdAt: "asc" }, ...query, where: TeamService.visibleTo(viewer.id) });
+  }
+
+  async isMember(agentId: string, teamId: string): Promise<boolean> {
+    return (await this.db.reader.teamMember.count({ where: { agentId, teamId } })) > 0;
+  }
+
+  async create(viewer: Viewer, input: z.input<typeof createInput>): Promise<Team> {
+    const { name, description, role } = parseInput(createInput, input);
+    try {
+      return await this.journal.write(async ({ tx, append }) => {
+        const team = await tx.team.create({
+          data: {
+            name,
+            description: description ?? null,
+            leadId: viewer.id,
+            createdById: viewer.id,
+            members: { create: { agentId: viewer.id, role } },
+          },
+        });
+        await append(
+          { teamId: team.id, actorId: viewer.id, kind: "team.created", subjectType: "Team", subjectId: team.id, payload: { name, description: description ?? null } },
+          { teamId: team.id, actorId: viewer.id, kind: "team.member_added", subjectType: "Agent", subjectId: viewer.id, payload: { agentName: viewer.name, role, lead: true } },
+        );
+        return team;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`you already created a team named "${name}"; choose another name`);
+      throw error;
+    }
+  }
+
+  async update(viewer: Viewer, teamId: string, input: z.input<typeof updateInput>): Promise<Team> {
+    const changes = parseInput(updateInput, input);
+    // An omitted field stays as it is; a null description clears it.
+    const data: Prisma.TeamUpdateInput = {};
+    if (changes.name != null) data.name = changes.name;
+    if (changes.description !== undefined) data.description = changes.description;
+    try {
+      return await this.journal.write(async ({ tx, append }) => {
+        await this.requireLead(tx, viewer, teamId);
+        const team = await tx.team.update({ where: { id: teamId }, data });
+        await append({ teamId, actorId: viewer.id, kind: "team.updated", subjectType: "Team", subjectId: teamId, payload: { ...data } as Prisma.InputJsonObject });
+        return team;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`you already created a team named "${changes.name}"; choose another name`);
+      throw error;
+    }
+  }
+
+  async addMember(viewer: Viewer, teamId: string, input: { agentName: string; role: string }): Promise<TeamMember> {
+    const { role: memberRole } = parseInput(z.object({ role }), input);
+    await this.get(viewer, teamId);
+    const agent = await this.agents.byName(input.agentName);
+    return this.journal.write(async ({ tx, append }) => {
+      await this.requireLead(tx, viewer, teamId);
+      if (await tx.teamMember.findUnique({ where: { teamId_agentId: { teamId, agentId: agent.id } } })) {
+        throw new ConflictError(`${agent.name} is already a member of this team; use setTeamMemberRole to change the role`);
+      }
+      const member = await tx.teamMember.create({ data: { teamId, agentId: agent.id, role: memberRole } });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_added", subjectType: "Agent", subjectId: agent.id, payload: { agentName: agent.name, role: memberRole } });
+      return member;
+    });
+  }
+
+  async setMemberRole(viewer: Viewer, teamId: string, agentId: string, newRole: string): Promise<TeamMember> {
+    const { role: memberRole } = parseInput(z.object({ role }), { role: newRole });
+    return this.journal.write(async ({ tx, append }) => {
+      await this.requireLead(tx, viewer, teamId);
+      const member = await this.requireMember(tx, teamId, agentId);
+      const updated = await tx.teamMember.update({ where: { teamId_agentId: { teamId, agentId } }, data: { role: memberRole } });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_role_changed", subjectType: "Agent", subjectId: agentId, payload: { from: member.role, role: memberRole } });
+      return updated;
+    });
+  }
+
+  async removeMember(viewer: Viewer, teamId: string, agentId: string): Promise<Team> {
+    return this.journal.write(async ({ tx, append }) => {
+      const team = await this.requireLead(tx, viewer, teamId);
+      await this.requireMember(tx, teamId, agentId);
+      if (agentId === team.leadId) throw new ConflictError("the lead cannot be removed; transfer the lead first (transferTeamLead)");
+      await tx.teamMember.delete({ where: { teamId_agentId: { teamId, agentId } } });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_removed", subjectType: "Agent", subjectId: agentId });
+      return team;
+    });
+  }
+
+  async leave(viewer: Viewer, teamId: string): Promise<Team> {
+    return this.journal.write(async ({ tx, append }) => {
+      const team = await this.requireVisible(tx, viewer, teamId);
+      if (team.leadId === viewer.id) throw new ConflictError("the lead cannot leave; transfer the lead to another member first (transferTeamLead)");
+      await tx.teamMember.delete({ where: { teamId_agentId: { teamId, agentId: viewer.id } } });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_left", subjectType: "Agent", subjectId: viewer.id });
+      return team;
+    });
+  }
+
+  async transferLead(viewer: Viewer, teamId: string, agentId: string): Promise<Team> {
+    return this.journal.write(async ({ tx, append }) => {
+      await this.requireLead(tx, viewer, teamId);
+      await this.requireMember(tx, teamId, agentId);
+      const team = await tx.team.update({ where: { id: teamId }, data: { leadId: agentId } });
+      await append({ teamId, actorId: viewer.id, kind: "team.lead_transferred", subjectType: "Agent", subjectId: agentId, payload: { from: viewer.id } });
+      return team;
+    });
+  }
+
+  members(teamId: string): Promise<TeamMember[]> {
+    return this.db.reader.teamMember.findMany({ where: { teamId }, orderBy: { joinedAt: "asc" } });
+  }
+
+  /** The team's journal (its audit log), for members. */
+  async journalPage(viewer: Viewer, teamId: string, opts: { after: number; first: number; kinds?: readonly string[] }): Promise<JournalRow[]> {
+    await this.get(viewer, teamId);
+    return this.journal.readAfter({ teamId }, opts.after, opts.first, opts.kinds);
+  }
+
+  /**
+   * Everything that happens in a team: replay after a cursor, then live. Ends when the
+   * subscriber leaves or is removed from the team.
+   */
+  async events(viewer: Viewer, teamId: string, opts: { after?: number | null; kinds?: readonly string[] | null }): Promise<AsyncIterable<JournalRow>> {
+    await this.get(viewer, teamId);
+    const kinds = opts.kinds?.length ? new Set(opts.kinds) : null;
+    return streamJournal(this.journal, this.tailer, {
+      scope: { teamId },
+      after: opts.after,
+      emit: (row) => !kinds || kinds.has(row.kind),
+      // A replayed removal may be followed by a re-admission: ask the database.
+      endsAfter: async (row) => ACCESS_LOST.has(row.kind) && row.subjectId === viewer.id && !(await this.isMember(viewer.id, teamId)),
+    });
+  }
+
+  private async requireVisible(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
+    const team = await tx.team.findFirst({ where: { id: teamId, ...TeamService.visibleTo(viewer.id) } });
+    if (!team) throw new NotFoundError("team");
+    return team;
+  }
+
+  private async requireLead(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
+    const team = await this.requireVisible(tx, viewer, teamId);
+    if (team.leadId !== viewer.id) throw new ForbiddenError("only the team's lead may do this");
+    return team;
+  }
+
+  private async requireMember(tx: Tx, teamId: string, agentId: string): Promise<TeamMember> {
+    const member = await tx.teamMember.findUnique({ where: { teamId_agentId: { teamId, agentId } } });
+    if (!member) throw new NotFoundError("team member");
+    return member;
+  }
+}

@@ -1,0 +1,37 @@
+// Builds the domain services once per process; resolvers reach them through the
+// GraphQL context, tests through the app.
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import type { Database } from "./infra/db.js";
+import type { AnnouncementBus } from "./infra/pubsub.js";
+import { AgentService } from "./modules/agents/agents.service.js";
+import { Presence } from "./modules/agents/presence.js";
+import { JournalTailer } from "./modules/journal/journal-tailer.js";
+import { JournalService } from "./modules/journal/journal.service.js";
+import { TeamService } from "./modules/teams/teams.service.js";
+
+export interface Services {
+  db: Database;
+  journal: JournalService;
+  tailer: JournalTailer;
+  presence: Presence;
+  agents: AgentService;
+  teams: TeamService;
+}
+
+export interface ServiceDeps {
+  config: Config;
+  db: Database;
+  bus: AnnouncementBus;
+  logger: Logger;
+}
+
+export function createServices({ config, db, bus, logger }: ServiceDeps): Services {
+  const logError = (scope: string) => (error: unknown) => logger.error({ err: error }, `${scope} failed`);
+  const journal = new JournalService(db, bus);
+  const tailer = new JournalTailer(db.reader, bus, config.JOURNAL_POLL_MS, logError("journal tailer"));
+  const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
+  const agents = new AgentService(db, journal, config.AGENT_HQ_REGISTRATION_KEY);
+  const teams = new TeamService(db, journal, tailer, agents);
+  return { db, journal, tailer, presence, agents, teams };
+}
