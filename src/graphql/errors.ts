@@ -7,22 +7,24 @@ export function toGraphQLError(error: AppError, path?: readonly (string | number
   return new GraphQLError(error.message, { path, extensions: { code: error.code, ...error.details } });
 }
 
+// graphql ships both CommonJS and ESM builds and the executor may use the other one,
+// so GraphQLError is recognised by shape, not by instanceof.
+interface GraphQLErrorLike extends Error {
+  path?: readonly (string | number)[];
+  originalError?: unknown;
+  extensions?: Record<string, unknown>;
+}
+const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
+  e instanceof Error && (e.name === "GraphQLError" || e instanceof GraphQLError);
+
 /** Yoga's `maskError`: domain errors pass with their code, the rest are masked. */
-export function maskError(
-  error: unknown,
-  message: string,
-  onUnexpected: (error: unknown) => string,
-): Error {
-  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-  if (original instanceof AppError) {
-    return toGraphQLError(original, error instanceof GraphQLError ? error.path : undefined);
-  }
-  // GraphQL's own errors (validation, variables, parsing) are the client's to see.
-  if (error instanceof GraphQLError && !error.originalError) return error;
-  if (error instanceof GraphQLError && error.originalError instanceof GraphQLError) return error.originalError;
+export function maskError(error: unknown, message: string, onUnexpected: (error: unknown) => string): Error {
+  const path = isGraphQLError(error) ? error.path : undefined;
+  const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
+  if (original instanceof AppError) return toGraphQLError(original, path);
+  // GraphQL's own errors (parsing, validation, variables) and those we built with a
+  // code are the client's to see.
+  if (isGraphQLError(original) && (original === error || original.extensions?.code)) return original;
   const requestId = onUnexpected(error);
-  return new GraphQLError(message, {
-    path: error instanceof GraphQLError ? error.path : undefined,
-    extensions: { code: "INTERNAL_SERVER_ERROR", requestId },
-  });
+  return new GraphQLError(message, { path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
 }

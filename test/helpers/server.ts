@@ -1,0 +1,59 @@
+// Starts the real server (HTTP, SSE and graphql-ws on one port) on a fresh database:
+// a temp SQLite file, or with TEST_DB=postgres a new database in the private cluster.
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { inject } from "vitest";
+import { createApp, type App } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { openDatabase } from "../../src/infra/db.js";
+import { createAnnouncementBus } from "../../src/infra/pubsub.js";
+
+export interface TestServer {
+  url: string;
+  wsUrl: string;
+  databaseUrl: string;
+  app: App;
+  close(): Promise<void>;
+}
+
+/** A fresh database for one test server: SQLite in a temp folder, or PostgreSQL. */
+export async function freshDatabase(): Promise<{ url: string; cleanup(): void }> {
+  const postgres = inject("postgresUrl");
+  if (postgres) {
+    const name = `t_${randomUUID().replace(/-/g, "")}`;
+    const { Client } = await import("pg");
+    const admin = new Client({ connectionString: postgres });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`).finally(() => admin.end());
+    return { url: postgres.replace(/\/[^/]*$/, `/${name}`), cleanup: () => {} };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "agent-hq-test-"));
+  return { url: `file:${join(dir, "hq.db")}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await freshDatabase();
+  const databaseUrl = database.url;
+  const config: Config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: "silent", PORT: "0", HOST: "127.0.0.1", JOURNAL_POLL_MS: "250", ...env });
+  const db = await openDatabase(config.DATABASE_URL);
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const app = createApp({ config, db, bus: createAnnouncementBus(), logger });
+  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
+  const { port } = app.server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}${config.GRAPHQL_PATH}`,
+    wsUrl: `ws://127.0.0.1:${port}${config.GRAPHQL_PATH}`,
+    databaseUrl,
+    app,
+    close: async () => {
+      app.server.closeAllConnections();
+      await new Promise<void>((resolve) => app.server.close(() => resolve()));
+      await app.close();
+      database.cleanup();
+    },
+  };
+}
+
