@@ -5,8 +5,6 @@
 // query run inside another request's open transaction (measured: writes lost on
 // rollback, dirty reads), hence the split. WAL lets the reader run beside the writer.
 // PostgreSQL: one pooled client serves both roles.
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient, type Prisma } from "../generated/prisma/client.js";
@@ -41,7 +39,6 @@ export interface OpenOptions {
 
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
   const provider = url.startsWith("file:") ? "sqlite" : "postgres";
-  if (provider === "sqlite") mkdirSync(dirname(resolve(sqlitePath(url))), { recursive: true });
   if (options.migrate !== false) await applyMigrations(provider, url);
   const expected = (await readMigrations(provider)).migrationDirectories.map((d) => d.path);
   return provider === "sqlite" ? openSqlite(url, expected) : openPostgres(url, expected);

@@ -3,9 +3,10 @@
 // shared/notes/prisma-on-these-machines.md). Applied migrations are recorded in
 // `_prisma_migrations`, the table `prisma migrate deploy` keeps, so either tool can
 // take over a database the other started.
+import { mkdirSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -134,6 +135,7 @@ function errorText(e: unknown): string {
 
 /** Applies every pending migration; returns the names applied now. */
 export async function applyMigrations(provider: Provider, url: string): Promise<string[]> {
+  if (provider === "sqlite") mkdirSync(dirname(resolve(sqlitePath(url))), { recursive: true });
   const migrationsList = await readMigrations(provider);
   return withEngine(provider, url, async (engine) => {
     const out = await engine.applyMigrations({ migrationsList, filters: { externalTables: [], externalEnums: [] } });
