@@ -1,0 +1,128 @@
+// The journal is the source of every subscription: replay after a cursor, then live,
+// with no gap and no duplicate, whatever the concurrency.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTeam, registerAgent, type Subscription, type TestAgent, type Transport } from "../helpers/client.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(() => server.close());
+
+const TEAM_EVENTS = `subscription($t: ID!, $after: Int, $kinds: [String!]) {
+  teamEvents(teamId: $t, after: $after, kinds: $kinds) { cursor kind teamId subjectId payload actor { name } }
+}`;
+const UPDATE = `mutation($t: ID!, $d: String) { updateTeam(teamId: $t, input: { description: $d }) { id } }`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Cursors of a team's journal rows after `after`, straight from the database. */
+async function journalCursors(teamId: string, after: number): Promise<number[]> {
+  const rows = await server.app.services.db.reader.journalEvent.findMany({
+    where: { teamId, id: { gt: after } },
+    orderBy: { id: "asc" },
+    select: { id: true },
+  });
+  return rows.map((r) => r.id);
+}
+
+/** Reads events until the one with cursor `last` arrives. */
+async function readUntil(sub: Subscription, last: number): Promise<{ cursor: number; teamId: string }[]> {
+  const events: { cursor: number; teamId: string }[] = [];
+  while (events.at(-1)?.cursor !== last) {
+    const result = await sub.next(15_000);
+    if (result.errors) throw new Error(JSON.stringify(result.errors));
+    events.push(result.data.teamEvents);
+    if (events.at(-1)!.cursor > last) throw new Error(`passed ${last} without seeing it`);
+  }
+  return events;
+}
+
+describe("teamEvents", () => {
+  it("20 concurrent writers, 5 subscribers joining at random cursors: each sees exactly the rows after its cursor, in order, once", async () => {
+    const lead = await registerAgent(server, "race-lead");
+    const members: TestAgent[] = [];
+    for (let i = 0; i < 5; i++) members.push(await registerAgent(server, `race-watcher-${i}`));
+    const teamId = await createTeam(lead, "race", members.map((m) => [m, "watcher"] as [TestAgent, string]));
+    // Another team writes at the same time: none of its rows may leak into the stream.
+    const otherLead = await registerAgent(server, "noise-lead");
+    const otherTeam = await createTeam(otherLead, "noise");
+
+    const WRITERS = 20;
+    const WRITES = 15;
+    const writers = Array.from({ length: WRITERS }, (_, w) =>
+      (async () => {
+        for (let i = 0; i < WRITES; i++) {
+          await lead.ok(UPDATE, { t: teamId, d: `writer ${w} write ${i}` });
+          if (i % 5 === 0) await otherLead.ok(UPDATE, { t: otherTeam, d: `noise ${w}/${i}` });
+        }
+      })(),
+    );
+
+    const subscribers: { sub: Subscription; after: number; transport: Transport }[] = [];
+    for (let s = 0; s < 5; s++) {
+      await sleep(Math.random() * 150);
+      const head = await server.app.services.journal.head();
+      const after = Math.floor(Math.random() * (head + 1));
+      const transport: Transport = s % 2 === 0 ? "ws" : "sse";
+      subscribers.push({ sub: members[s]!.subscribe(transport, TEAM_EVENTS, { t: teamId, after }), after, transport });
+    }
+    await Promise.all(writers);
+
+    const all = await journalCursors(teamId, 0);
+    expect(all.length).toBe(WRITERS * WRITES + 2 + members.length);
+    const last = all.at(-1)!;
+    for (const { sub, after, transport } of subscribers) {
+      const events = await readUntil(sub, last);
+      expect(events.every((e) => e.teamId === teamId), `${transport} saw another team's rows`).toBe(true);
+      expect(events.map((e) => e.cursor), `${transport} subscriber after ${after}`).toEqual(await journalCursors(teamId, after));
+      await sub.close();
+    }
+  });
+
+  it("without `after` streams only what is committed from now on; with `kinds` filters", async () => {
+    const lead = await registerAgent(server, "live-lead");
+    const teamId = await createTeam(lead, "live");
+    for (const transport of ["ws", "sse"] as const) {
+      const live = lead.subscribe(transport, TEAM_EVENTS, { t: teamId });
+      const filtered = lead.subscribe(transport, TEAM_EVENTS, { t: teamId, after: 0, kinds: ["team.updated"] });
+      // Both are registered with the tailer before anything is written.
+      await expect.poll(() => server.app.services.tailer.stats().listeners).toBe(2);
+      await lead.ok(UPDATE, { t: teamId, d: `first via ${transport}` });
+      const first = (await live.next()).data.teamEvents;
+      expect(first).toMatchObject({ kind: "team.updated", actor: { name: "live-lead" }, payload: { description: `first via ${transport}` } });
+      const kinds = new Set<string>();
+      for (let i = 0; i < (transport === "ws" ? 1 : 2); i++) kinds.add((await filtered.next()).data.teamEvents.kind);
+      expect([...kinds]).toEqual(["team.updated"]);
+      await live.close();
+      await filtered.close();
+    }
+  });
+
+  it("a refused change writes no journal row", async () => {
+    const lead = await registerAgent(server, "refused-lead");
+    await createTeam(lead, "dup");
+    const before = await server.app.services.db.reader.journalEvent.count();
+    const error = await lead.fails(`mutation { createTeam(input: { name: "dup", role: "lead" }) { id } }`);
+    expect(error.code).toBe("CONFLICT");
+    const bad = await lead.fails(`mutation { createTeam(input: { name: "ok", role: "bad/role" }) { id } }`);
+    expect(bad.code).toBe("BAD_USER_INPUT");
+    expect(await server.app.services.db.reader.journalEvent.count()).toBe(before);
+  });
+
+  it("a subscriber that was not reading resumes from its last cursor and misses nothing", async () => {
+    const lead = await registerAgent(server, "resume-lead");
+    const teamId = await createTeam(lead, "resume");
+    const first = lead.subscribe("ws", TEAM_EVENTS, { t: teamId, after: 0 });
+    const seen: number[] = [];
+    for (let i = 0; i < 2; i++) seen.push((await first.next()).data.teamEvents.cursor);
+    await first.close();
+    for (let i = 0; i < 10; i++) await lead.ok(UPDATE, { t: teamId, d: `while away ${i}` });
+    const again = lead.subscribe("sse", TEAM_EVENTS, { t: teamId, after: seen.at(-1) });
+    const all = await journalCursors(teamId, 0);
+    const rest = await readUntil(again, all.at(-1)!);
+    expect([...seen, ...rest.map((e) => e.cursor)]).toEqual(all);
+    await again.close();
+  });
+});
