@@ -1,0 +1,348 @@
+// The server and the migrate script as a newcomer runs them: real child processes
+// (`npm start` is `tsx src/main.ts`), a database folder that does not exist yet, and
+// the operations GraphiQL opens with.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { Kind, parse, print, type OperationDefinitionNode } from "graphql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleOperations } from "../../src/graphql/graphiql-tab.js";
+import { gql, subscribe, type GqlResult, type Transport } from "../helpers/client.js";
+import { freePort } from "../helpers/free-port.js";
+import type { TestServer } from "../helpers/server.js";
+
+const root = join(import.meta.dirname, "../..");
+const tsx = join(root, "node_modules/.bin/tsx");
+const migrationCount = readdirSync(join(root, "prisma/migrations/sqlite"), { withFileTypes: true }).filter((e) => e.isDirectory()).length;
+
+// ---------------------------------------------------------------------------------
+// Child processes
+
+/** The environment of a newcomer's shell: none of our settings, nothing from vitest. */
+function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  const ours = /^(PORT|HOST|DATABASE_URL|LOG_LEVEL|AGENT_HQ_REGISTRATION_KEY|GRAPHQL_PATH|GRAPHIQL|JOURNAL_POLL_MS|PRESENCE_FLUSH_MS|NODE_ENV|TEST_DB|VITEST.*)$/;
+  for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value;
+  return { ...env, ...settings };
+}
+
+interface Proc {
+  child: ChildProcess;
+  stdoutLines(): string[];
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits for a stdout line matching `pattern`; fails early if the process exits. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Kills a child and everything it started (tsx runs the script in a child of its own). */
+function killGroup(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+const killAll = () => children.forEach(killGroup);
+// Should the worker die before afterAll runs, leave no server behind.
+process.once("exit", killAll);
+
+function run(args: string[], settings: Record<string, string>): Proc {
+  // Its own process group, so that cleanup reaches tsx's child as well.
+  const child = spawn(tsx, args, { cwd: root, env: cleanEnv(settings), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  let err = "";
+  const listeners = new Set<() => void>();
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk;
+    listeners.forEach((l) => l());
+  });
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => {
+      children.delete(child);
+      listeners.forEach((l) => l());
+      resolve({ code, signal });
+    }),
+  );
+  const lines = () => out.split("\n").filter((l) => l.length > 0);
+  return {
+    child,
+    stdoutLines: lines,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitForLine: (pattern, timeoutMs = 20_000) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const line = lines().find((l) => pattern.test(l));
+          if (line !== undefined) return done(() => resolve(line));
+          if (child.exitCode !== null || child.signalCode !== null) {
+            done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`)));
+          }
+        };
+        const timer = setTimeout(() => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`))), timeoutMs);
+        const done = (settle: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          settle();
+        };
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+/** Waits for the exit, killing the process if it takes longer than `timeoutMs`. */
+async function exitOf(proc: Proc, timeoutMs = 15_000) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      killGroup(proc.child);
+      reject(new Error(`did not exit within ${timeoutMs} ms\nstdout:\n${proc.stdout()}\nstderr:\n${proc.stderr()}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([proc.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Running {
+  proc: Proc;
+  port: number;
+  base: string;
+  url: string;
+  readyLine: string;
+  /** A TestServer-like object for the subscription helpers. */
+  server: TestServer;
+}
+
+async function startMain(databaseUrl: string): Promise<Running> {
+  const port = await freePort();
+  const proc = run(["src/main.ts"], { PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl });
+  const base = `http://127.0.0.1:${port}`;
+  const url = `${base}/graphql`;
+  try {
+    const readyLine = await proc.waitForLine(/agent-hq ready at/);
+    return { proc, port, base, url, readyLine, server: { url, wsUrl: `ws://127.0.0.1:${port}/graphql` } as TestServer };
+  } catch (error) {
+    killGroup(proc.child);
+    throw error;
+  }
+}
+
+/** SIGTERM, as `docker stop` or Ctrl-C would; returns the exit. */
+async function stop(running: Running) {
+  running.proc.child.kill("SIGTERM");
+  return exitOf(running.proc);
+}
+
+// ---------------------------------------------------------------------------------
+// The example operations
+
+/** Runs one named operation of the whole document, as GraphiQL sends it. */
+async function runOperation(url: string, operationName: string, variables: Record<string, unknown>, token?: string): Promise<GqlResult> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/graphql-response+json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query: exampleOperations, operationName, variables }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  return (await response.json()) as GqlResult;
+}
+
+const operations = parse(exampleOperations).definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+
+function migrationRows(file: string) {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(`SELECT migration_name, finished_at, rolled_back_at FROM _prisma_migrations`).all() as {
+      migration_name: string;
+      finished_at: unknown;
+      rolled_back_at: unknown;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "agent-hq-startup-"));
+});
+afterAll(() => {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("npm start", () => {
+  let running: Running | undefined;
+  let databaseFile: string;
+  let databaseUrl: string;
+  let token: string;
+  let teamId: string;
+
+  beforeAll(() => {
+    databaseFile = join(dir, "data", "agent-hq.db");
+    databaseUrl = `file:${databaseFile}`;
+  });
+  afterAll(async () => {
+    if (running) {
+      killGroup(running.proc.child);
+      await running.proc.exited;
+    }
+  });
+
+  it("starts on an empty folder: creates and migrates the SQLite file and is ready", async () => {
+    expect(existsSync(join(dir, "data"))).toBe(false);
+    running = await startMain(databaseUrl);
+    const { base, url, proc } = running;
+
+    expect(existsSync(databaseFile)).toBe(true);
+    const rows = migrationRows(databaseFile);
+    expect(rows).toHaveLength(migrationCount);
+    expect(rows.every((r) => r.finished_at !== null && r.rolled_back_at === null)).toBe(true);
+
+    const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    expect(ready.status).toBe(200);
+
+    // One line tells the newcomer where to go.
+    expect(url).toBe(`http://127.0.0.1:${running.port}/graphql`);
+    expect(proc.stdoutLines().filter((l) => l.includes(url))).toEqual([running.readyLine]);
+    expect(JSON.parse(running.readyLine)).toMatchObject({ msg: `agent-hq ready at ${url}`, database: "sqlite", level: 30 });
+    expect(proc.stderr()).toBe("");
+  });
+
+  it("serves GraphiQL with the example operations", async () => {
+    const response = await fetch(running!.url, { headers: { accept: "text/html" }, signal: AbortSignal.timeout(5_000) });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).toContain("<title>agent-hq</title>");
+    // The options are embedded as JSON: the example text, escaped as JSON escapes it.
+    expect(html).toContain(JSON.stringify(exampleOperations));
+  });
+
+  it("runs the example operations in order, as shown", async () => {
+    const { url, server } = running!;
+    expect(operations.map((o) => o.name?.value)).toEqual(["RegisterAgent", "Me", "CreateTeam", "AddMember", "Journal", "TeamEvents"]);
+
+    for (const operation of operations) {
+      const name = operation.name!.value;
+      const variables: Record<string, unknown> = {};
+      for (const v of operation.variableDefinitions ?? []) {
+        expect(v.variable.name.value, `${name} takes an unexpected variable`).toBe("teamId");
+        variables.teamId = teamId;
+      }
+
+      if (operation.operation === "subscription") {
+        for (const transport of ["ws", "sse"] as Transport[]) {
+          const sub = subscribe(transport, server, token, print(operation), variables);
+          try {
+            const kinds: string[] = [];
+            for (let i = 0; i < 3; i++) {
+              const event = await sub.next(10_000);
+              expect(event.errors, `${name} over ${transport}`).toBeUndefined();
+              expect(event.data.teamEvents).toMatchObject({ cursor: expect.anything(), actor: { name: "planner" } });
+              kinds.push(event.data.teamEvents.kind);
+            }
+            expect(kinds, `${name} over ${transport}`).toEqual(["team.created", "team.member_added", "team.member_added"]);
+          } finally {
+            await sub.close();
+          }
+        }
+        continue;
+      }
+
+      if (name === "AddMember") {
+        const worker = await gql(url, `mutation { registerAgent(input: { name: "worker" }) { agent { id } } }`);
+        expect(worker.errors).toBeUndefined();
+      }
+      const result = await runOperation(url, name, variables, token);
+      expect(result.errors, `${name} answered with errors`).toBeUndefined();
+      expect(result.data, name).toBeTruthy();
+
+      if (name === "RegisterAgent") {
+        expect(result.data.registerAgent.agent.name).toBe("planner");
+        token = result.data.registerAgent.token;
+        expect(token).toMatch(/^ahq_/);
+      }
+      if (name === "Me") expect(result.data.me.name).toBe("planner");
+      if (name === "CreateTeam") {
+        teamId = result.data.createTeam.id;
+        expect(result.data.createTeam.members).toEqual([{ role: "lead", agent: { name: "planner" } }]);
+      }
+      if (name === "AddMember") expect(result.data.addTeamMember).toEqual({ role: "researcher", agent: { name: "worker" } });
+      if (name === "Journal") {
+        const kinds = result.data.team.journal.edges.map((e: { node: { kind: string } }) => e.node.kind);
+        expect(kinds).toEqual(expect.arrayContaining(["team.created", "team.member_added"]));
+      }
+    }
+  });
+
+  it("keeps all data across a SIGTERM and a second start on the same file", async () => {
+    expect(token, "needs the example operations to have run").toBeDefined();
+    const first = running!;
+    running = undefined;
+    expect(await stop(first)).toEqual({ code: 0, signal: null });
+
+    running = await startMain(databaseUrl);
+    const { url } = running;
+    const me = await gql(url, `{ me { name } }`, {}, token);
+    expect(me.errors).toBeUndefined();
+    expect(me.data.me.name).toBe("planner");
+    const team = await gql(url, `query($id: ID!) { team(id: $id) { id name members { agent { name } } } }`, { id: teamId }, token);
+    expect(team.errors).toBeUndefined();
+    expect(team.data.team).toMatchObject({ id: teamId, name: "research" });
+    expect(team.data.team.members.map((m: { agent: { name: string } }) => m.agent.name).sort()).toEqual(["planner", "worker"]);
+    expect(migrationRows(databaseFile)).toHaveLength(migrationCount);
+
+    const second = running;
+    running = undefined;
+    expect(await stop(second)).toEqual({ code: 0, signal: null });
+  });
+
+  it("refuses an invalid setting with a message naming it", async () => {
+    const proc = run(["src/main.ts"], { PORT: "abc", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "never", "x.db")}` });
+    const { code } = await exitOf(proc);
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(proc.stderr()).toMatch(/Invalid configuration/);
+    expect(proc.stderr()).toMatch(/PORT/);
+    expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+});
+
+describe("npm run migrate", () => {
+  it("creates and migrates a database, then finds it up to date", async () => {
+    const file = join(dir, "migrate", "hq.db");
+    const settings = { DATABASE_URL: `file:${file}` };
+
+    const first = run(["scripts/migrate.ts"], settings);
+    expect((await exitOf(first)).code, first.stderr()).toBe(0);
+    expect(first.stdout()).toContain(`applied ${migrationCount} migration`);
+    expect(existsSync(file)).toBe(true);
+
+    const second = run(["scripts/migrate.ts"], settings);
+    expect((await exitOf(second)).code, second.stderr()).toBe(0);
+    expect(second.stdout().trim()).toBe("database is up to date");
+
+    const rows = migrationRows(file);
+    expect(rows).toHaveLength(migrationCount);
+    expect(rows.every((r) => r.finished_at !== null && r.rolled_back_at === null)).toBe(true);
+  });
+});
