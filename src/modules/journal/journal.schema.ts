@@ -23,7 +23,7 @@ export const MAX_PAGE = 100;
 export function journalPageArgs(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }) {
   if (args.last != null || args.before != null) throw new BadInputError("last", "the journal pages forward only: use first and after");
   const first = args.first ?? DEFAULT_PAGE;
-  if (first < 0 || first > MAX_PAGE) throw new BadInputError("first", `must be between 0 and ${MAX_PAGE}`);
+  if (first < 1 || first > MAX_PAGE) throw new BadInputError("first", `must be between 1 and ${MAX_PAGE}`);
   const after = args.after == null ? 0 : Number(args.after);
   if (!Number.isSafeInteger(after) || after < 0) throw new BadInputError("after", "must be a journal cursor (a whole number as a string)");
   return { first, after };

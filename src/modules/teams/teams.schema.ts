@@ -1,5 +1,5 @@
 import { builder } from "../../graphql/builder.js";
-import { requireViewer } from "../../graphql/context.js";
+import { requireViewer, type Context } from "../../graphql/context.js";
 import { untilEnd } from "../../graphql/live.js";
 import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
 
@@ -30,6 +30,10 @@ builder.prismaObject("Team", {
     }),
   }),
 });
+
+/** Reads a team a mutation returned again with the fields the client selected. */
+const selected = (ctx: Context, query: object, team: { id: string }) =>
+  ctx.reader.team.findUniqueOrThrow({ ...query, where: { id: team.id } });
 
 builder.prismaObject("TeamMember", {
   fields: (t) => ({
@@ -74,13 +78,13 @@ builder.mutationFields((t) => ({
     type: "Team",
     description: "Creates a team with me as its lead.",
     args: { input: t.arg({ type: CreateTeamInput, required: true }) },
-    resolve: (_query, _root, { input }, ctx) => ctx.services.teams.create(requireViewer(ctx), input),
+    resolve: async (query, _root, { input }, ctx) => selected(ctx, query, await ctx.services.teams.create(requireViewer(ctx), input)),
   }),
   updateTeam: t.prismaField({
     type: "Team",
     description: "Renames or redescribes a team (lead only).",
     args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: UpdateTeamInput, required: true }) },
-    resolve: (_query, _root, { teamId, input }, ctx) => ctx.services.teams.update(requireViewer(ctx), String(teamId), input),
+    resolve: async (query, _root, { teamId, input }, ctx) => selected(ctx, query, await ctx.services.teams.update(requireViewer(ctx), String(teamId), input)),
   }),
   addTeamMember: t.prismaField({
     type: "TeamMember",
@@ -104,7 +108,7 @@ builder.mutationFields((t) => ({
     type: "Team",
     description: "Removes a member (lead only); their subscriptions to the team end.",
     args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }) },
-    resolve: (_query, _root, { teamId, agentId }, ctx) => ctx.services.teams.removeMember(requireViewer(ctx), String(teamId), String(agentId)),
+    resolve: async (query, _root, { teamId, agentId }, ctx) => selected(ctx, query, await ctx.services.teams.removeMember(requireViewer(ctx), String(teamId), String(agentId))),
   }),
   leaveTeam: t.boolean({
     description: "Leaves a team. The lead must transfer the lead first.",
@@ -118,7 +122,7 @@ builder.mutationFields((t) => ({
     type: "Team",
     description: "Makes another member the lead (lead only).",
     args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }) },
-    resolve: (_query, _root, { teamId, agentId }, ctx) => ctx.services.teams.transferLead(requireViewer(ctx), String(teamId), String(agentId)),
+    resolve: async (query, _root, { teamId, agentId }, ctx) => selected(ctx, query, await ctx.services.teams.transferLead(requireViewer(ctx), String(teamId), String(agentId))),
   }),
 }));
 

@@ -5,7 +5,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Prisma, Team, TeamMember } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { CONTROL_CHARS, parseInput } from "../../validation.js";
-import { isUniqueViolation, type AgentService, type Viewer } from "../agents/agents.service.js";
+import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
 import type { JournalRow, JournalService } from "../journal/journal.service.js";
@@ -56,27 +56,23 @@ export class TeamService {
 
   async create(viewer: Viewer, input: z.input<typeof createInput>): Promise<Team> {
     const { name, description, role } = parseInput(createInput, input);
-    try {
-      return await this.journal.write(async ({ tx, append }) => {
-        const team = await tx.team.create({
-          data: {
-            name,
-            description: description ?? null,
-            leadId: viewer.id,
-            createdById: viewer.id,
-            members: { create: { agentId: viewer.id, role } },
-          },
-        });
-        await append(
-          { teamId: team.id, actorId: viewer.id, kind: "team.created", subjectType: "Team", subjectId: team.id, payload: { name, description: description ?? null } },
-          { teamId: team.id, actorId: viewer.id, kind: "team.member_added", subjectType: "Agent", subjectId: viewer.id, payload: { agentName: viewer.name, role, lead: true } },
-        );
-        return team;
+    return this.journal.write(async ({ tx, append }) => {
+      await this.assertNameFree(tx, viewer, name);
+      const team = await tx.team.create({
+        data: {
+          name,
+          description: description ?? null,
+          leadId: viewer.id,
+          createdById: viewer.id,
+          members: { create: { agentId: viewer.id, role } },
+        },
       });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError(`you already created a team named "${name}"; choose another name`);
-      throw error;
-    }
+      await append(
+        { teamId: team.id, actorId: viewer.id, kind: "team.created", subjectType: "Team", subjectId: team.id, payload: { name, description: description ?? null } },
+        { teamId: team.id, actorId: viewer.id, kind: "team.member_added", subjectType: "Agent", subjectId: viewer.id, payload: { agentName: viewer.name, role, lead: true } },
+      );
+      return team;
+    });
   }
 
   async update(viewer: Viewer, teamId: string, input: z.input<typeof updateInput>): Promise<Team> {
@@ -85,17 +81,13 @@ export class TeamService {
     const data: Prisma.TeamUpdateInput = {};
     if (changes.name != null) data.name = changes.name;
     if (changes.description !== undefined) data.description = changes.description;
-    try {
-      return await this.journal.write(async ({ tx, append }) => {
-        await this.requireLead(tx, viewer, teamId);
-        const team = await tx.team.update({ where: { id: teamId }, data });
-        await append({ teamId, actorId: viewer.id, kind: "team.updated", subjectType: "Team", subjectId: teamId, payload: { ...data } as Prisma.InputJsonObject });
-        return team;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError(`you already created a team named "${changes.name}"; choose another name`);
-      throw error;
-    }
+    return this.journal.write(async ({ tx, append }) => {
+      await this.requireLead(tx, viewer, teamId);
+      if (changes.name != null) await this.assertNameFree(tx, viewer, changes.name, teamId);
+      const team = await tx.team.update({ where: { id: teamId }, data });
+      await append({ teamId, actorId: viewer.id, kind: "team.updated", subjectType: "Team", subjectId: teamId, payload: { ...data } as Prisma.InputJsonObject });
+      return team;
+    });
   }
 
   async addMember(viewer: Viewer, teamId: string, input: { agentName: string; role: string }): Promise<TeamMember> {
@@ -118,6 +110,7 @@ export class TeamService {
     return this.journal.write(async ({ tx, append }) => {
       await this.requireLead(tx, viewer, teamId);
       const member = await this.requireMember(tx, teamId, agentId);
+      if (member.role === memberRole) return member;
       const updated = await tx.teamMember.update({ where: { teamId_agentId: { teamId, agentId } }, data: { role: memberRole } });
       await append({ teamId, actorId: viewer.id, kind: "team.member_role_changed", subjectType: "Agent", subjectId: agentId, payload: { from: member.role, role: memberRole } });
       return updated;
@@ -147,8 +140,9 @@ export class TeamService {
 
   async transferLead(viewer: Viewer, teamId: string, agentId: string): Promise<Team> {
     return this.journal.write(async ({ tx, append }) => {
-      await this.requireLead(tx, viewer, teamId);
+      const current = await this.requireLead(tx, viewer, teamId);
       await this.requireMember(tx, teamId, agentId);
+      if (agentId === viewer.id) return current;
       const team = await tx.team.update({ where: { id: teamId }, data: { leadId: agentId } });
       await append({ teamId, actorId: viewer.id, kind: "team.lead_transferred", subjectType: "Agent", subjectId: agentId, payload: { from: viewer.id } });
       return team;
@@ -179,6 +173,18 @@ export class TeamService {
       // A replayed removal may be followed by a re-admission: ask the database.
       endsAfter: async (row) => ACCESS_LOST.has(row.kind) && row.subjectId === viewer.id && !(await this.isMember(viewer.id, teamId)),
     });
+  }
+
+  /**
+   * Names are unique among the teams an agent belongs to. The check looks only at teams
+   * the agent can see, so a refusal reveals nothing about anyone else's teams.
+   */
+  private async assertNameFree(tx: Tx, viewer: Viewer, name: string, exceptTeamId?: string) {
+    const clash = await tx.team.findFirst({
+      where: { name, ...TeamService.visibleTo(viewer.id), ...(exceptTeamId ? { id: { not: exceptTeamId } } : {}) },
+      select: { id: true },
+    });
+    if (clash) throw new ConflictError(`you already belong to a team named "${name}"; choose another name`);
   }
 
   private async requireVisible(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
