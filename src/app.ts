@@ -57,6 +57,7 @@ const unauthenticated = () =>
 export function createApp({ config, db, bus, logger }: AppDeps): App {
   const services = createServices({ config, db, bus, logger });
   services.presence.start();
+  const stopSweeping = services.claims.sweepEvery(config.LEASE_SWEEP_MS, (err) => logger.error({ err }, "lease sweep failed"));
 
   /** The agent a token belongs to: null without a token, an error for a bad one. */
   async function viewerFor(token: string | null): Promise<Viewer | null> {
@@ -152,6 +153,7 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
     services,
     sockets: () => wss.clients.size,
     close: async () => {
+      stopSweeping();
       for (const socket of wss.clients) socket.close(1001, "server shutting down");
       await ws.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

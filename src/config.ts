@@ -21,6 +21,8 @@ const schema = z.object({
   GRAPHIQL: bool.default(true),
   // How often the journal tailer looks for new rows even without an announcement.
   JOURNAL_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  // How often expired claims are returned to the ready queue (with a journal row each).
+  LEASE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   // How often presence (lastSeenAt, online) is written in one batch.
   PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
 });

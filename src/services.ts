@@ -8,6 +8,8 @@ import { AgentService } from "./modules/agents/agents.service.js";
 import { Presence } from "./modules/agents/presence.js";
 import { JournalTailer } from "./modules/journal/journal-tailer.js";
 import { JournalService } from "./modules/journal/journal.service.js";
+import { ClaimService } from "./modules/tasks/claims.service.js";
+import { TaskService } from "./modules/tasks/tasks.service.js";
 import { TeamService } from "./modules/teams/teams.service.js";
 
 export interface Services {
@@ -17,6 +19,8 @@ export interface Services {
   presence: Presence;
   agents: AgentService;
   teams: TeamService;
+  tasks: TaskService;
+  claims: ClaimService;
 }
 
 export interface ServiceDeps {
@@ -33,5 +37,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
   const agents = new AgentService(db, journal, config.AGENT_HQ_REGISTRATION_KEY);
   const teams = new TeamService(db, journal, tailer, agents);
-  return { db, journal, tailer, presence, agents, teams };
+  const tasks = new TaskService(db, journal, teams, agents);
+  const claims = new ClaimService(db, journal, teams, tasks);
+  return { db, journal, tailer, presence, agents, teams, tasks, claims };
 }

@@ -3,5 +3,6 @@ import { builder } from "./builder.js";
 import "../modules/agents/agents.schema.js";
 import "../modules/journal/journal.schema.js";
 import "../modules/teams/teams.schema.js";
+import "../modules/tasks/tasks.schema.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -47,7 +47,7 @@ export class AgentService {
         const agent = await tx.agent.create({
           data: { name, description: description ?? null, tokens: { create: { hash: hashToken(token) } } },
         });
-        await append({ actorId: agent.id, recipientId: agent.id, kind: "agent.registered", subjectType: "Agent", subjectId: agent.id, payload: { name } });
+        await append({ actorId: agent.id, kind: "agent.registered", subjectType: "Agent", subjectId: agent.id, payload: { name } });
         return agent;
       });
       return { agent, token };
@@ -78,7 +78,7 @@ export class AgentService {
       });
       if (revoked.count === 0) throw new ConflictError("this token was revoked meanwhile; authenticate with a valid token");
       const created = await tx.agentToken.create({ data: { agentId: viewer.id, hash: hashToken(token) } });
-      await append({ actorId: viewer.id, recipientId: viewer.id, kind: "agent.token_rotated", subjectType: "AgentToken", subjectId: created.id, payload: { revokedTokenId: viewer.tokenId } });
+      await append({ actorId: viewer.id, kind: "agent.token_rotated", subjectType: "AgentToken", subjectId: created.id, payload: { revokedTokenId: viewer.tokenId } });
       return created;
     });
     return { token, tokenRecord };
@@ -92,7 +92,7 @@ export class AgentService {
       if (!token) throw new NotFoundError("token");
       if (token.revokedAt) return token;
       const revoked = await tx.agentToken.update({ where: { id }, data: { revokedAt: new Date() } });
-      await append({ actorId: viewer.id, recipientId: viewer.id, kind: "agent.token_revoked", subjectType: "AgentToken", subjectId: id });
+      await append({ actorId: viewer.id, kind: "agent.token_revoked", subjectType: "AgentToken", subjectId: id });
       return revoked;
     });
   }

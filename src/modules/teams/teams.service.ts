@@ -4,24 +4,17 @@ import { z } from "zod";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Prisma, Team, TeamMember } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
-import { CONTROL_CHARS, parseInput } from "../../validation.js";
+import { boundedText, parseInput, shortName } from "../../validation.js";
 import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
 import type { JournalRow, JournalService } from "../journal/journal.service.js";
 
-const text = (field: string, max: number) =>
-  z
-    .string()
-    .max(max, `at most ${max} characters`)
-    .refine((s) => !CONTROL_CHARS.test(s), `${field} must not contain control characters`);
+const role = shortName;
+const teamName = boundedText(100).pipe(z.string().trim().min(1, "must not be empty"));
 
-export const ROLE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
-const role = z.string().regex(ROLE, "1–64 characters: letters, digits, spaces, '.', '_' or '-'");
-const teamName = text("name", 100).pipe(z.string().trim().min(1, "must not be empty"));
-
-const createInput = z.object({ name: teamName, description: text("description", 2000).nullish(), role });
-const updateInput = z.object({ name: teamName.nullish(), description: text("description", 2000).nullish() });
+const createInput = z.object({ name: teamName, description: boundedText(2000).nullish(), role });
+const updateInput = z.object({ name: teamName.nullish(), description: boundedText(2000).nullish() });
 
 /** Kinds of journal rows that mean an agent lost access to a team. */
 const ACCESS_LOST = new Set(["team.member_removed", "team.member_left"]);
@@ -163,16 +156,40 @@ export class TeamService {
    * Everything that happens in a team: replay after a cursor, then live. Ends when the
    * subscriber leaves or is removed from the team.
    */
-  async events(viewer: Viewer, teamId: string, opts: { after?: number | null; kinds?: readonly string[] | null }): Promise<AsyncIterable<JournalRow>> {
+  async events(
+    viewer: Viewer,
+    teamId: string,
+    opts: { after?: number | null; kinds?: readonly string[] | null; where?: (row: JournalRow) => boolean },
+  ): Promise<AsyncIterable<JournalRow>> {
     await this.get(viewer, teamId);
     const kinds = opts.kinds?.length ? new Set(opts.kinds) : null;
+    const where = opts.where ?? (() => true);
     return streamJournal(this.journal, this.tailer, {
       scope: { teamId },
       after: opts.after,
-      emit: (row) => !kinds || kinds.has(row.kind),
+      emit: (row) => (!kinds || kinds.has(row.kind)) && where(row),
       // A replayed removal may be followed by a re-admission: ask the database.
       endsAfter: async (row) => ACCESS_LOST.has(row.kind) && row.subjectId === viewer.id && !(await this.isMember(viewer.id, teamId)),
     });
+  }
+
+  /**
+   * Takes the team's next task number. The update locks the team row on PostgreSQL
+   * until commit, which also serializes every change to the team's dependency graph
+   * made after it in the same transaction (SQLite has one writer anyway).
+   */
+  async takeTaskNumber(tx: Tx, teamId: string): Promise<number> {
+    const team = await tx.team.update({ where: { id: teamId }, data: { nextTaskNumber: { increment: 1 } }, select: { nextTaskNumber: true } });
+    return team.nextTaskNumber - 1;
+  }
+
+  /** Serializes changes to a team's dependency graph (see takeTaskNumber). */
+  async lockBoard(tx: Tx, teamId: string): Promise<void> {
+    await tx.team.update({ where: { id: teamId }, data: { nextTaskNumber: { increment: 0 } }, select: { id: true } });
+  }
+
+  async isMemberIn(tx: Tx, agentId: string, teamId: string): Promise<boolean> {
+    return (await tx.teamMember.count({ where: { agentId, teamId } })) > 0;
   }
 
   /**
@@ -187,7 +204,8 @@ export class TeamService {
     if (clash) throw new ConflictError(`you already belong to a team named "${name}"; choose another name`);
   }
 
-  private async requireVisible(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
+  /** The team, read in a write transaction; NOT_FOUND unless the viewer belongs to it. */
+  async requireVisible(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
     const team = await tx.team.findFirst({ where: { id: teamId, ...TeamService.visibleTo(viewer.id) } });
     if (!team) throw new NotFoundError("team");
     return team;

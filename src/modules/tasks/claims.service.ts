@@ -1,0 +1,212 @@
+// Claims with leases and fencing tokens. A claim is a conditional update of the task's
+// own row (ready, unheld or lease run out, claim epoch unchanged): two agents never
+// hold the same task, on one server or many. Each claim bumps the claim epoch, which
+// is the fencing token a holder's writes may carry.
+import { z } from "zod";
+import { ConflictError, ForbiddenError } from "../../errors.js";
+import type { Prisma, Task } from "../../generated/prisma/client.js";
+import type { Database, Tx } from "../../infra/db.js";
+import { parseInput, shortName } from "../../validation.js";
+import type { Viewer } from "../agents/agents.service.js";
+import type { JournalService } from "../journal/journal.service.js";
+import type { TeamService } from "../teams/teams.service.js";
+import { LEASE_SECONDS, liveHolder } from "./task-rules.js";
+import { claimableBy, readinessOfRow, readinessSelect, readyWhere, taskEvent, type TaskService } from "./tasks.service.js";
+
+export interface Claim {
+  task: Task;
+  /** The fencing token: the task's claim epoch for this claim. */
+  token: number;
+  expiresAt: Date;
+}
+
+const leaseInput = z.object({
+  leaseSeconds: z
+    .number()
+    .int("must be a whole number")
+    .min(LEASE_SECONDS.min, `must be between ${LEASE_SECONDS.min} and ${LEASE_SECONDS.max}`)
+    .max(LEASE_SECONDS.max, `must be between ${LEASE_SECONDS.min} and ${LEASE_SECONDS.max}`)
+    .nullish(),
+});
+
+const nextInput = leaseInput.extend({ role: shortName.nullish(), track: shortName.nullish(), milestoneId: z.string().max(64).nullish() });
+
+// claim-next reads this many candidates at a time; on PostgreSQL, racing workers may
+// take some of them first, so it tries a few rounds before answering "nothing ready".
+const CANDIDATES = 8;
+const ROUNDS = 4;
+const SWEEP_BATCH = 200;
+
+export class ClaimService {
+  constructor(
+    private readonly db: Database,
+    private readonly journal: JournalService,
+    private readonly teams: TeamService,
+    private readonly tasks: TaskService,
+  ) {}
+
+  /** Claims a task that is ready and that the viewer may take. */
+  async claim(viewer: Viewer, taskId: string, options: { leaseSeconds?: number | null }): Promise<Claim> {
+    const lease = leaseOf(parseInput(leaseInput, options).leaseSeconds);
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.tasks.visibleInTx(tx, viewer, taskId);
+      const eligible = await tx.task.count({ where: { id: taskId, ...claimableBy(viewer.id) } });
+      if (!eligible) {
+        const assignee = await tx.agent.findUnique({ where: { id: task.assigneeId! }, select: { name: true } });
+        throw new ForbiddenError(`task #${task.number} is assigned to ${assignee?.name}; only they, or an agent with a role on it, may claim it`);
+      }
+      const now = new Date();
+      const readiness = readinessOfRow(await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: readinessSelect }), now);
+      if (!readiness.ready) {
+        throw new ConflictError(`task #${task.number} is not ready: ${readiness.reason}`, { state: readiness.state });
+      }
+      const claim = await this.take(tx, task, viewer, lease, now);
+      if (!claim) throw new ConflictError(`task #${task.number} was claimed by another agent just now`);
+      await append(...this.claimEvents(viewer, task, claim));
+      return claim;
+    });
+  }
+
+  /**
+   * Claims the best ready task for the viewer in a team: highest priority first, then
+   * the oldest (lowest number). Only tasks the viewer may take; with `role`, only tasks
+   * where the viewer has that role. Null when nothing is ready.
+   */
+  async claimNext(viewer: Viewer, teamId: string, options: z.input<typeof nextInput>): Promise<Claim | null> {
+    const input = parseInput(nextInput, options);
+    const lease = leaseOf(input.leaseSeconds);
+    await this.teams.get(viewer, teamId);
+    for (let round = 0; round < ROUNDS; round++) {
+      const result = await this.journal.write(async ({ tx, append }) => {
+        const now = new Date();
+        const where: Prisma.TaskWhereInput = {
+          AND: [
+            { teamId },
+            readyWhere(now),
+            input.role ? { roles: { some: { agentId: viewer.id, role: input.role } } } : claimableBy(viewer.id),
+            input.track ? { track: input.track } : {},
+            input.milestoneId ? { milestoneId: input.milestoneId } : {},
+          ],
+        };
+        const candidates = await tx.task.findMany({ where, orderBy: [{ priorityRank: "desc" }, { number: "asc" }], take: CANDIDATES });
+        for (const task of candidates) {
+          const claim = await this.take(tx, task, viewer, lease, now);
+          if (claim) {
+            await append(...this.claimEvents(viewer, task, claim));
+            return { claim, empty: false };
+          }
+        }
+        return { claim: null, empty: candidates.length === 0 };
+      });
+      if (result.claim || result.empty) return result.claim;
+    }
+    return null;
+  }
+
+  /** Extends a live claim. A claim whose lease ran out is gone: claim the task again. */
+  async renew(viewer: Viewer, taskId: string, options: { leaseSeconds?: number | null; claimToken?: number | null }): Promise<Claim> {
+    const lease = leaseOf(parseInput(leaseInput, options).leaseSeconds);
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.held(tx, viewer, taskId, options.claimToken);
+      const expiresAt = new Date(Date.now() + lease * 1000);
+      const renewed = await this.tasks.conditionalUpdate(tx, task, { leaseExpiresAt: expiresAt });
+      await append(taskEvent(viewer.id, renewed, "task.renewed", { token: renewed.claimEpoch, expiresAt: expiresAt.toISOString() }));
+      return { task: renewed, token: renewed.claimEpoch, expiresAt };
+    });
+  }
+
+  /** Gives a live claim back: the task is pending and ready for others again. */
+  async release(viewer: Viewer, taskId: string, options: { claimToken?: number | null }): Promise<Task> {
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.held(tx, viewer, taskId, options.claimToken);
+      const released = await this.tasks.conditionalUpdate(tx, task, { status: "pending", holderId: null, leaseExpiresAt: null });
+      await append(taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await this.tasks.readyEvents(tx, viewer.id, [taskId])));
+      return released;
+    });
+  }
+
+  /**
+   * Returns tasks whose lease ran out to the ready queue, with a journal row each. Safe
+   * when several servers sweep at once: each return is a conditional update.
+   */
+  async sweepExpired(now = new Date()): Promise<number> {
+    const expired = await this.db.reader.task.findMany({
+      where: { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } },
+      select: { id: true },
+      take: SWEEP_BATCH,
+    });
+    if (expired.length === 0) return 0;
+    return this.journal.write(async ({ tx, append }) => {
+      let returned = 0;
+      for (const { id } of expired) {
+        const task = await tx.task.findUnique({ where: { id } });
+        if (!task || task.status !== "in_progress" || !task.holderId || !task.leaseExpiresAt || task.leaseExpiresAt >= now) continue;
+        const { count } = await tx.task.updateMany({
+          where: { id, claimEpoch: task.claimEpoch, holderId: task.holderId, leaseExpiresAt: { lt: now } },
+          data: { status: "pending", holderId: null, leaseExpiresAt: null },
+        });
+        if (count === 0) continue;
+        returned++;
+        const back = { ...task, status: "pending", holderId: null, leaseExpiresAt: null };
+        await append(
+          taskEvent(null, back, "task.lease_expired", { holderId: task.holderId, token: task.claimEpoch, expiredAt: task.leaseExpiresAt.toISOString() }),
+          ...(await this.tasks.readyEvents(tx, null, [id])),
+        );
+      }
+      return returned;
+    });
+  }
+
+  /** Sweeps every `ms` until the returned function is called. */
+  sweepEvery(ms: number, onError: (error: unknown) => void): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.sweepExpired()
+        .catch(onError)
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** The conditional update that takes a claim; null when someone else got there first. */
+  private async take(tx: Tx, task: Task, viewer: Viewer, leaseSeconds: number, now: Date): Promise<Claim | null> {
+    const expiresAt = new Date(now.getTime() + leaseSeconds * 1000);
+    const { count } = await tx.task.updateMany({
+      where: {
+        id: task.id,
+        claimEpoch: task.claimEpoch,
+        OR: [{ status: "pending" }, { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } }],
+      },
+      data: { status: "in_progress", holderId: viewer.id, assigneeId: viewer.id, leaseExpiresAt: expiresAt, claimEpoch: { increment: 1 } },
+    });
+    if (count === 0) return null;
+    const claimed = await tx.task.findUniqueOrThrow({ where: { id: task.id } });
+    return { task: claimed, token: claimed.claimEpoch, expiresAt };
+  }
+
+  private claimEvents(viewer: Viewer, before: Task, claim: Claim) {
+    const events = [
+      taskEvent(viewer.id, claim.task, "task.claimed", {
+        token: claim.token,
+        expiresAt: claim.expiresAt.toISOString(),
+        ...(before.holderId ? { previousHolderId: before.holderId } : {}),
+      }),
+    ];
+    if (before.assigneeId !== viewer.id) events.push(taskEvent(viewer.id, claim.task, "task.assigned", { from: before.assigneeId }));
+    return events;
+  }
+
+  /** The task if the viewer holds a live claim on it (with the current token, if given). */
+  private async held(tx: Tx, viewer: Viewer, taskId: string, claimToken?: number | null): Promise<Task> {
+    const task = await this.tasks.writable(tx, viewer, taskId, claimToken);
+    if (liveHolder(task) !== viewer.id) throw new ConflictError(`you hold no claim on task #${task.number}`);
+    return task;
+  }
+}
+
+function leaseOf(seconds: number | null | undefined): number {
+  return seconds ?? LEASE_SECONDS.default;
+}

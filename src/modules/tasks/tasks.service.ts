@@ -1,0 +1,545 @@
+// The task board: tasks with per-team numbers, milestones and tracks, blocking
+// dependencies, dashboards, findings and role assignments. Claims live in
+// claims.service.ts. Every change writes its journal rows in the same transaction.
+import { z } from "zod";
+import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
+import type { Milestone, Prisma, Task, TaskFinding, TaskRoleAssignment } from "../../generated/prisma/client.js";
+import type { Database, Tx } from "../../infra/db.js";
+import { boundedText, jsonObject, parseInput, shortName } from "../../validation.js";
+import type { AgentService, Viewer } from "../agents/agents.service.js";
+import type { JournalEntry, JournalService } from "../journal/journal.service.js";
+import type { TeamService } from "../teams/teams.service.js";
+import { boardText } from "./board-text.js";
+import { findPath, type Edge } from "./dependency-graph.js";
+import {
+  CLOSED_STATUSES,
+  FINAL_STATUSES,
+  NUDGE_AFTER,
+  PRIORITIES,
+  TASK_STATUSES,
+  liveHolder,
+  priorityRank,
+  readinessOf,
+  verificationNudge,
+  type BlockerView,
+  type TaskStatus,
+} from "./task-rules.js";
+
+export const DASHBOARD_MAX = 100_000;
+
+const title = boundedText(500).pipe(z.string().trim().min(1, "must not be empty"));
+const fields = {
+  title,
+  description: boundedText(20_000).nullish(),
+  priority: z.enum(PRIORITIES).nullish(),
+  assignee: z.string().max(64).nullish(),
+  activeForm: boundedText(200).nullish(),
+  progress: z.number().int("must be a whole number").min(0, "must be between 0 and 100").max(100, "must be between 0 and 100").nullish(),
+  notes: boundedText(20_000).nullish(),
+  metadata: jsonObject(16_384).nullish(),
+  verification: z.boolean().nullish(),
+};
+const createInput = z.object({
+  ...fields,
+  status: z
+    .enum(TASK_STATUSES)
+    .refine((s) => s === "pending" || s === "in_progress", "a new task starts PENDING or IN_PROGRESS")
+    .nullish(),
+  milestoneId: z.string().max(64).nullish(),
+  track: shortName.nullish(),
+  trackOrder: z.number().int().min(0).max(1_000_000).nullish(),
+  blockedBy: z.array(z.string().max(64)).max(100).nullish(),
+});
+const updateInput = z.object({ ...fields, title: title.nullish(), status: z.enum(TASK_STATUSES).nullish(), claimToken: z.number().int().nullish() });
+
+export type CreateTaskInput = z.input<typeof createInput>;
+export type UpdateTaskInput = z.input<typeof updateInput>;
+
+export interface TaskFilter {
+  status?: readonly TaskStatus[] | null;
+  assignee?: string | null;
+  ready?: boolean | null;
+  milestoneId?: string | null;
+  track?: string | null;
+  role?: string | null;
+}
+
+/** What readiness needs to know of a task, for Prisma selections. */
+export const readinessSelect = {
+  status: true,
+  track: true,
+  holderId: true,
+  leaseExpiresAt: true,
+  holder: { select: { name: true } },
+  blockedBy: { select: { kind: true, blocker: { select: { id: true, number: true, title: true, status: true } } } },
+} satisfies Prisma.TaskSelect;
+
+type ReadinessRow = Prisma.TaskGetPayload<{ select: typeof readinessSelect }>;
+
+export function blockerViews(task: Pick<ReadinessRow, "blockedBy">): BlockerView[] {
+  return task.blockedBy.map((d) => ({ ...d.blocker, kind: d.kind }));
+}
+
+export function readinessOfRow(task: ReadinessRow, now = new Date()) {
+  return readinessOf(task, blockerViews(task), task.holder?.name ?? null, now);
+}
+
+/** The where-clause of "ready now" (see readinessOf for the rule). */
+export function readyWhere(now: Date): Prisma.TaskWhereInput {
+  return {
+    AND: [
+      { OR: [{ status: "pending" }, { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } }] },
+      { blockedBy: { none: { blocker: { status: { notIn: [...CLOSED_STATUSES] } } } } },
+    ],
+  };
+}
+
+/** Tasks the viewer may claim: unassigned, assigned to them, or with a role for them. */
+export function claimableBy(agentId: string): Prisma.TaskWhereInput {
+  return { OR: [{ assigneeId: null }, { assigneeId: agentId }, { roles: { some: { agentId } } }] };
+}
+
+/** The journal payload every task event carries, so subscribers can filter without reading. */
+export const taskPayload = (t: Pick<Task, "number" | "title" | "status" | "assigneeId">) => ({
+  number: t.number,
+  title: t.title,
+  status: t.status,
+  assigneeId: t.assigneeId,
+});
+
+export function taskEvent(actorId: string | null, task: Task, kind: string, payload: Prisma.InputJsonObject = {}): JournalEntry {
+  return { teamId: task.teamId, actorId, kind, subjectType: "Task", subjectId: task.id, payload: { ...taskPayload(task), ...payload } };
+}
+
+/** A notice: a journal row addressed to one agent, readable by it (myNotices). */
+export function notice(actorId: string | null, recipientId: string, task: Task, kind: string, payload: Prisma.InputJsonObject = {}): JournalEntry {
+  return { ...taskEvent(actorId, task, kind, payload), recipientId };
+}
+
+export class TaskService {
+  constructor(
+    private readonly db: Database,
+    private readonly journal: JournalService,
+    private readonly teams: TeamService,
+    private readonly agents: AgentService,
+  ) {}
+
+  // ---- reads -------------------------------------------------------------------
+
+  /** The filter every task read goes through: tasks of teams the viewer belongs to. */
+  static visibleTo(agentId: string): Prisma.TaskWhereInput {
+    return { team: { members: { some: { agentId } } } };
+  }
+
+  async get<Q extends Omit<Prisma.TaskFindFirstArgs, "where">>(viewer: Viewer, taskId: string, query?: Q): Promise<Task> {
+    const task = await this.db.reader.task.findFirst({ ...query, where: { id: taskId, ...TaskService.visibleTo(viewer.id) } });
+    if (!task) throw new NotFoundError("task");
+    return task;
+  }
+
+  async byNumber<Q extends Omit<Prisma.TaskFindFirstArgs, "where">>(viewer: Viewer, teamId: string, number: number, query?: Q): Promise<Task> {
+    const task = await this.db.reader.task.findFirst({ ...query, where: { teamId, number, ...TaskService.visibleTo(viewer.id) } });
+    if (!task) throw new NotFoundError("task");
+    return task;
+  }
+
+  /** The where-clause of a filtered list; the assignee is named by agent name. */
+  async listWhere(viewer: Viewer, base: Prisma.TaskWhereInput, filter: TaskFilter): Promise<Prisma.TaskWhereInput> {
+    const and: Prisma.TaskWhereInput[] = [base, TaskService.visibleTo(viewer.id)];
+    if (filter.status?.length) and.push({ status: { in: [...filter.status] } });
+    if (filter.assignee != null) and.push({ assignee: { name: filter.assignee } });
+    if (filter.milestoneId != null) and.push({ milestoneId: filter.milestoneId });
+    if (filter.track != null) and.push({ track: filter.track });
+    if (filter.role != null) and.push({ roles: { some: { role: filter.role } } });
+    if (filter.ready != null) {
+      const ready = readyWhere(new Date());
+      and.push(filter.ready ? ready : { NOT: ready });
+    }
+    return { AND: and };
+  }
+
+  async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q): Promise<Task[]> {
+    await this.teams.get(viewer, teamId);
+    return this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...query, where: await this.listWhere(viewer, { teamId }, filter) });
+  }
+
+  /** Tasks assigned to me, or on which I have a role, across my teams. */
+  async listMine<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, filter: TaskFilter, query?: Q): Promise<Task[]> {
+    const mine: Prisma.TaskWhereInput = { OR: [{ assigneeId: viewer.id }, { roles: { some: { agentId: viewer.id } } }] };
+    return this.db.reader.task.findMany({ orderBy: [{ teamId: "asc" }, { number: "asc" }], ...query, where: await this.listWhere(viewer, mine, filter) });
+  }
+
+  /** The compact board text: one line a task. */
+  async board(viewer: Viewer, teamId: string, filter: TaskFilter): Promise<string> {
+    await this.teams.get(viewer, teamId);
+    const tasks = await this.db.reader.task.findMany({
+      where: await this.listWhere(viewer, { teamId }, filter),
+      orderBy: { number: "asc" },
+      take: 1000,
+      select: {
+        number: true,
+        status: true,
+        title: true,
+        assignee: { select: { name: true } },
+        blockedBy: { where: { blocker: { status: { notIn: [...CLOSED_STATUSES] } } }, select: { blocker: { select: { number: true } } } },
+      },
+    });
+    return boardText(
+      tasks.map((t) => ({
+        number: t.number,
+        status: t.status,
+        title: t.title,
+        owner: t.assignee?.name ?? null,
+        openBlockers: t.blockedBy.map((d) => d.blocker.number).sort((a, b) => a - b),
+      })),
+    );
+  }
+
+  milestones(teamId: string): Promise<Milestone[]> {
+    return this.db.reader.milestone.findMany({ where: { teamId }, orderBy: { createdAt: "asc" } });
+  }
+
+  myRoleAssignments(viewer: Viewer): Promise<TaskRoleAssignment[]> {
+    return this.db.reader.taskRoleAssignment.findMany({
+      where: { agentId: viewer.id, task: TaskService.visibleTo(viewer.id) },
+      orderBy: { createdAt: "asc" },
+    });
+  }
+
+  // ---- writes ------------------------------------------------------------------
+
+  async createMilestone(viewer: Viewer, teamId: string, input: { name: string; description?: string | null }): Promise<Milestone> {
+    const { name, description } = parseInput(z.object({ name: boundedText(200).pipe(z.string().trim().min(1, "must not be empty")), description: boundedText(2000).nullish() }), input);
+    return this.journal.write(async ({ tx, append }) => {
+      await this.teams.requireVisible(tx, viewer, teamId);
+      if (await tx.milestone.findFirst({ where: { teamId, name }, select: { id: true } })) {
+        throw new ConflictError(`this team already has a milestone named "${name}"`);
+      }
+      const milestone = await tx.milestone.create({ data: { teamId, name, description: description ?? null, createdById: viewer.id } });
+      await append({ teamId, actorId: viewer.id, kind: "milestone.created", subjectType: "Milestone", subjectId: milestone.id, payload: { name } });
+      return milestone;
+    });
+  }
+
+  async create(viewer: Viewer, teamId: string, raw: CreateTaskInput): Promise<Task> {
+    const input = parseInput(createInput, raw);
+    if (input.trackOrder != null && input.track == null) throw new BadInputError("trackOrder", "needs a track");
+    return this.journal.write(async ({ tx, append }) => {
+      await this.teams.requireVisible(tx, viewer, teamId);
+      const assigneeId = await this.memberId(tx, teamId, input.assignee, "assignee");
+      if (input.milestoneId != null && !(await tx.milestone.findFirst({ where: { id: input.milestoneId, teamId }, select: { id: true } }))) {
+        throw new BadInputError("milestoneId", "no such milestone in this team");
+      }
+      const blockers = await this.sameTeamTasks(tx, teamId, input.blockedBy ?? [], "blockedBy");
+      // First write of the transaction: serializes this team's board on PostgreSQL.
+      const number = await this.teams.takeTaskNumber(tx, teamId);
+      const track = input.track ?? null;
+      const milestoneId = input.milestoneId ?? null;
+      const trackOrder = track === null ? null : await this.trackSlot(tx, teamId, milestoneId, track, input.trackOrder ?? null);
+      const priority = input.priority ?? "medium";
+      const task = await tx.task.create({
+        data: {
+          teamId,
+          number,
+          title: input.title,
+          description: input.description ?? null,
+          status: input.status ?? "pending",
+          priority,
+          priorityRank: priorityRank(priority),
+          assigneeId,
+          activeForm: input.activeForm ?? null,
+          progress: input.progress ?? 0,
+          notes: input.notes ?? null,
+          metadata: (input.metadata ?? {}) as Prisma.InputJsonObject,
+          verification: input.verification ?? false,
+          milestoneId,
+          track,
+          trackOrder,
+          createdById: viewer.id,
+        },
+      });
+      if (track !== null) await this.linkIntoTrack(tx, task);
+      for (const blocker of blockers) await this.link(tx, blocker, task, "explicit");
+      const entries = [taskEvent(viewer.id, task, "task.created", { priority, track, blockedBy: blockers.map((b) => b.number) })];
+      if (assigneeId && assigneeId !== viewer.id) entries.push(notice(viewer.id, assigneeId, task, "notice.task_assigned"));
+      await append(...entries);
+      return task;
+    });
+  }
+
+  /** Updates fields and status; the answer carries the verification nudge when due. */
+  async update(viewer: Viewer, taskId: string, raw: UpdateTaskInput): Promise<{ task: Task; verificationNudge: string | null }> {
+    const input = parseInput(updateInput, raw);
+    return this.journal.write(async ({ tx, append }) => {
+      const before = await this.writable(tx, viewer, taskId, input.claimToken);
+      const data: Prisma.TaskUncheckedUpdateInput = {};
+      const changed: Record<string, unknown> = {};
+      const set = <K extends keyof Task>(key: K, value: Task[K] | undefined | null, nullable = true) => {
+        if (value === undefined || (value === null && !nullable)) return;
+        if (JSON.stringify(value) === JSON.stringify(before[key])) return;
+        (data as Record<string, unknown>)[key] = value;
+        changed[key] = value;
+      };
+      set("title", input.title, false);
+      set("description", input.description);
+      set("activeForm", input.activeForm);
+      set("progress", input.progress, false);
+      set("notes", input.notes);
+      set("verification", input.verification, false);
+      if (input.metadata != null) set("metadata", input.metadata as Task["metadata"]);
+      if (input.priority != null) {
+        set("priority", input.priority, false);
+        data.priorityRank = priorityRank(input.priority);
+      }
+      if (input.assignee !== undefined) set("assigneeId", await this.memberId(tx, before.teamId, input.assignee, "assignee"));
+      const status = input.status ?? before.status;
+      if (status !== before.status) {
+        set("status", status, false);
+        const ends = FINAL_STATUSES.includes(status as TaskStatus);
+        if (ends || (status === "pending" && before.holderId)) Object.assign(data, { holderId: null, leaseExpiresAt: null });
+        data.closedAt = ends ? new Date() : null;
+      }
+      if (Object.keys(data).length === 0) return { task: before, verificationNudge: null };
+
+      const task = await this.conditionalUpdate(tx, before, data);
+      const entries: JournalEntry[] = [];
+      const statusChanged = task.status !== before.status;
+      const otherChanges = Object.keys(changed).filter((k) => k !== "status" && k !== "assigneeId");
+      if (otherChanges.length) entries.push(taskEvent(viewer.id, task, "task.updated", Object.fromEntries(otherChanges.map((k) => [k, changed[k]])) as Prisma.InputJsonObject));
+      if (statusChanged) entries.push(taskEvent(viewer.id, task, `task.${task.status}`, { from: before.status }));
+      if (task.assigneeId !== before.assigneeId) {
+        entries.push(taskEvent(viewer.id, task, "task.assigned", { from: before.assigneeId }));
+        if (task.assigneeId && task.assigneeId !== viewer.id) entries.push(notice(viewer.id, task.assigneeId, task, "notice.task_assigned"));
+      }
+      if (statusChanged && CLOSED_STATUSES.includes(task.status as TaskStatus) && !CLOSED_STATUSES.includes(before.status as TaskStatus)) {
+        entries.push(...(await this.unblockedBy(tx, viewer.id, task)));
+      }
+      await append(...entries);
+      const nudge = statusChanged && task.status === "completed" ? await this.nudgeFor(tx, viewer, task) : null;
+      return { task, verificationNudge: nudge };
+    });
+  }
+
+  cancel(viewer: Viewer, taskId: string, claimToken?: number | null) {
+    return this.update(viewer, taskId, { status: "cancelled", claimToken });
+  }
+
+  /** "task is blocked by blocker". Refused when it would close a cycle, naming it. */
+  async addDependency(viewer: Viewer, taskId: string, blockerId: string): Promise<Task> {
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.visibleInTx(tx, viewer, taskId);
+      const [blocker] = await this.sameTeamTasks(tx, task.teamId, [blockerId], "blockedById");
+      await this.teams.lockBoard(tx, task.teamId);
+      if (await tx.taskDependency.findUnique({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } } })) return task;
+      await this.link(tx, blocker!, task, "explicit");
+      await append(taskEvent(viewer.id, task, "task.dependency_added", { blockedBy: blocker!.number }));
+      return task;
+    });
+  }
+
+  async removeDependency(viewer: Viewer, taskId: string, blockerId: string): Promise<Task> {
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.visibleInTx(tx, viewer, taskId);
+      const link = await tx.taskDependency.findUnique({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } }, include: { blocker: true } });
+      if (!link) throw new NotFoundError("dependency");
+      if (link.kind === "track") throw new ConflictError(`#${link.blocker.number} comes before #${task.number} on track ${task.track}; that order is not a removable link`);
+      await this.teams.lockBoard(tx, task.teamId);
+      await tx.taskDependency.delete({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } } });
+      const entries = [taskEvent(viewer.id, task, "task.dependency_removed", { blockedBy: link.blocker.number })];
+      entries.push(...(await this.readyEvents(tx, viewer.id, [taskId])));
+      await append(...entries);
+      return task;
+    });
+  }
+
+  async writeDashboard(viewer: Viewer, taskId: string, text: string, claimToken?: number | null): Promise<Task> {
+    const { dashboard } = parseInput(z.object({ dashboard: boundedText(DASHBOARD_MAX) }), { dashboard: text });
+    return this.journal.write(async ({ tx, append }) => {
+      const before = await this.writable(tx, viewer, taskId, claimToken);
+      const task = await this.conditionalUpdate(tx, before, { dashboard });
+      await append(taskEvent(viewer.id, task, "task.dashboard_written", { length: dashboard.length }));
+      return task;
+    });
+  }
+
+  /** Appends a line; atomic under concurrent appenders (one SQL statement). */
+  async appendDashboard(viewer: Viewer, taskId: string, text: string, claimToken?: number | null): Promise<Task> {
+    const { line } = parseInput(z.object({ line: boundedText(DASHBOARD_MAX).pipe(z.string().min(1, "must not be empty")) }), { line: text });
+    return this.journal.write(async ({ tx, append }) => {
+      await this.writable(tx, viewer, taskId, claimToken);
+      const appended = await tx.$executeRaw`
+        UPDATE "Task" SET "dashboard" = CASE WHEN "dashboard" = '' THEN ${line} ELSE "dashboard" || ${"\n" + line} END
+        WHERE "id" = ${taskId} AND length("dashboard") + ${line.length + 1} <= ${DASHBOARD_MAX}`;
+      if (appended === 0) throw new BadInputError("text", `the dashboard would exceed ${DASHBOARD_MAX} characters; rewrite it with writeTaskDashboard`);
+      const task = await tx.task.update({ where: { id: taskId }, data: { updatedAt: new Date() } });
+      await append(taskEvent(viewer.id, task, "task.dashboard_appended", { length: line.length }));
+      return task;
+    });
+  }
+
+  async addFinding(viewer: Viewer, taskId: string, data: unknown, claimToken?: number | null): Promise<TaskFinding> {
+    const { finding } = parseInput(z.object({ finding: jsonObject(65_536) }), { finding: data });
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.writable(tx, viewer, taskId, claimToken);
+      const created = await tx.taskFinding.create({ data: { taskId, authorId: viewer.id, data: finding as Prisma.InputJsonObject } });
+      await append(taskEvent(viewer.id, task, "task.finding_added", { findingId: created.id }));
+      return created;
+    });
+  }
+
+  /** Gives an agent a role on a task with instructions; assigning again updates them. */
+  async assignRole(viewer: Viewer, taskId: string, input: { agentName: string; role: string; instructions?: string | null }): Promise<TaskRoleAssignment> {
+    const { role, instructions } = parseInput(z.object({ role: shortName, instructions: boundedText(20_000).nullish() }), input);
+    return this.journal.write(async ({ tx, append }) => {
+      const task = await this.visibleInTx(tx, viewer, taskId);
+      const agentId = (await this.memberId(tx, task.teamId, input.agentName, "agentName"))!;
+      const assignment = await tx.taskRoleAssignment.upsert({
+        where: { taskId_agentId_role: { taskId, agentId, role } },
+        create: { taskId, agentId, role, instructions: instructions ?? null, assignedById: viewer.id },
+        update: { instructions: instructions ?? null },
+      });
+      const entries = [taskEvent(viewer.id, task, "task.role_assigned", { agentId, role })];
+      if (agentId !== viewer.id) entries.push(notice(viewer.id, agentId, task, "notice.role_assigned", { role, instructions: instructions ?? null }));
+      await append(...entries);
+      return assignment;
+    });
+  }
+
+  // ---- shared within the task board ------------------------------------------------
+
+  /** A task of the viewer's teams, read in the write transaction. */
+  async visibleInTx(tx: Tx, viewer: Viewer, taskId: string): Promise<Task> {
+    const task = await tx.task.findFirst({ where: { id: taskId, ...TaskService.visibleTo(viewer.id) } });
+    if (!task) throw new NotFoundError("task");
+    return task;
+  }
+
+  /**
+   * The task, if the viewer may write to it now: while a claim is live only its holder
+   * may, a holder whose lease ran out has lost the claim, and a fencing token, when
+   * given, must be the current one.
+   */
+  async writable(tx: Tx, viewer: Viewer, taskId: string, claimToken?: number | null): Promise<Task> {
+    const task = await this.visibleInTx(tx, viewer, taskId);
+    const holder = liveHolder(task);
+    if (holder && holder !== viewer.id) {
+      const name = (await tx.agent.findUnique({ where: { id: holder }, select: { name: true } }))?.name;
+      throw new ConflictError(`task #${task.number} is claimed by ${name} until ${task.leaseExpiresAt!.toISOString()}; only the holder may change it`, { holder: name });
+    }
+    if (!holder && task.holderId === viewer.id) {
+      throw new ConflictError(`your claim on task #${task.number} expired at ${task.leaseExpiresAt!.toISOString()}; claim it again`);
+    }
+    if (claimToken != null && claimToken !== task.claimEpoch) {
+      throw new ConflictError(`claim token ${claimToken} is stale (the task's current token is ${task.claimEpoch}); it was claimed again since`, { claimToken: task.claimEpoch });
+    }
+    return task;
+  }
+
+  /** Writes `data` only if no claim changed since `before` was read. */
+  async conditionalUpdate(tx: Tx, before: Task, data: Prisma.TaskUncheckedUpdateManyInput): Promise<Task> {
+    const { count } = await tx.task.updateMany({ where: { id: before.id, claimEpoch: before.claimEpoch }, data });
+    if (count === 0) throw new ConflictError(`task #${before.number} was claimed meanwhile; read it again`);
+    return tx.task.findUniqueOrThrow({ where: { id: before.id } });
+  }
+
+  /** Journal rows for tasks among `ids` that are ready now, and notices to their assignees. */
+  async readyEvents(tx: Tx, actorId: string | null, ids: string[]): Promise<JournalEntry[]> {
+    if (ids.length === 0) return [];
+    const ready = await tx.task.findMany({ where: { id: { in: ids }, status: "pending", ...readyWhere(new Date()) } });
+    return ready.flatMap((t) => [
+      taskEvent(actorId, t, "task.ready"),
+      ...(t.assigneeId ? [notice(actorId, t.assigneeId, t, "notice.task_ready")] : []),
+    ]);
+  }
+
+  // ---- private -------------------------------------------------------------------
+
+  /** Tasks that `task` blocked and that are ready now that it closed. */
+  private async unblockedBy(tx: Tx, actorId: string, task: Task): Promise<JournalEntry[]> {
+    const dependents = await tx.taskDependency.findMany({ where: { blockerId: task.id }, select: { blockedId: true } });
+    return this.readyEvents(tx, actorId, dependents.map((d) => d.blockedId));
+  }
+
+  private async nudgeFor(tx: Tx, viewer: Viewer, task: Task): Promise<string | null> {
+    const recent = await tx.journalEvent.findMany({
+      where: { teamId: task.teamId, actorId: viewer.id, kind: "task.completed" },
+      orderBy: { id: "desc" },
+      take: NUDGE_AFTER,
+      select: { subjectId: true },
+    });
+    const tasks = await tx.task.findMany({ where: { id: { in: recent.map((r) => r.subjectId) } }, select: { verification: true, title: true } });
+    return verificationNudge(recent.length < NUDGE_AFTER ? [] : tasks);
+  }
+
+  /** The agent ID of a team member named `name` (null clears); BAD_USER_INPUT otherwise. */
+  private async memberId(tx: Tx, teamId: string, name: string | null | undefined, field: string): Promise<string | null> {
+    if (name == null) return null;
+    const member = await tx.teamMember.findFirst({ where: { teamId, agent: { name } }, select: { agentId: true } });
+    if (!member) throw new BadInputError(field, `${name} is not a member of this team`);
+    return member.agentId;
+  }
+
+  /** Tasks by ID that must be in `teamId`. */
+  private async sameTeamTasks(tx: Tx, teamId: string, ids: string[], field: string): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    const found = await tx.task.findMany({ where: { id: { in: ids }, teamId } });
+    const missing = ids.filter((id) => !found.some((t) => t.id === id));
+    if (missing.length) throw new BadInputError(field, `no task ${missing.join(", ")} in this team (links stay within one team)`);
+    return found;
+  }
+
+  /** The order for a new task on a track: the given one if free, else after the last. */
+  private async trackSlot(tx: Tx, teamId: string, milestoneId: string | null, track: string, order: number | null): Promise<number> {
+    const where = { teamId, milestoneId, track };
+    if (order === null) {
+      const last = await tx.task.findFirst({ where, orderBy: { trackOrder: "desc" }, select: { trackOrder: true } });
+      return (last?.trackOrder ?? -1) + 1;
+    }
+    const taken = await tx.task.findFirst({ where: { ...where, trackOrder: order }, select: { number: true } });
+    if (taken) throw new ConflictError(`track ${track} already has task #${taken.number} at order ${order}`);
+    return order;
+  }
+
+  /** Links a new track task between its neighbours: previous → task → next. */
+  private async linkIntoTrack(tx: Tx, task: Task): Promise<void> {
+    const where = { teamId: task.teamId, milestoneId: task.milestoneId, track: task.track, id: { not: task.id } };
+    const previous = await tx.task.findFirst({ where: { ...where, trackOrder: { lt: task.trackOrder! } }, orderBy: { trackOrder: "desc" } });
+    const next = await tx.task.findFirst({ where: { ...where, trackOrder: { gt: task.trackOrder! } }, orderBy: { trackOrder: "asc" } });
+    if (previous && next) await tx.taskDependency.deleteMany({ where: { blockerId: previous.id, blockedId: next.id, kind: "track" } });
+    if (previous) await tx.taskDependency.create({ data: { blockerId: previous.id, blockedId: task.id, teamId: task.teamId, kind: "track" } });
+    if (next) await tx.taskDependency.create({ data: { blockerId: task.id, blockedId: next.id, teamId: task.teamId, kind: "track" } });
+  }
+
+  /** Adds blocker → blocked unless it closes a cycle (CONFLICT naming it) or is a self-link. */
+  private async link(tx: Tx, blocker: Task, blocked: Task, kind: "explicit" | "track"): Promise<void> {
+    if (blocker.id === blocked.id) throw new BadInputError("blockedBy", `task #${blocked.number} cannot block itself`);
+    const path = await this.pathBetween(tx, blocked.id, blocker.id);
+    if (path) {
+      const numbers = await tx.task.findMany({ where: { id: { in: path } }, select: { id: true, number: true } });
+      const name = (id: string) => `#${numbers.find((n) => n.id === id)!.number}`;
+      const cycle = [...path, blocked.id].map(name).join(" → ");
+      throw new ConflictError(`#${blocked.number} blocked by #${blocker.number} would close a cycle: ${cycle}`, { cycle: [...path, blocked.id].map(name) });
+    }
+    await tx.taskDependency.upsert({
+      where: { blockerId_blockedId: { blockerId: blocker.id, blockedId: blocked.id } },
+      create: { blockerId: blocker.id, blockedId: blocked.id, teamId: blocked.teamId, kind },
+      update: {},
+    });
+  }
+
+  /**
+   * A chain of "blocks" links from `from` to `to`, or null. The recursive query walks
+   * only the part of the graph reachable from `from`, each link once.
+   */
+  private async pathBetween(tx: Tx, from: string, to: string): Promise<string[] | null> {
+    const edges = await tx.$queryRaw<{ blocker: string; blocked: string }[]>`
+      WITH RECURSIVE reach(blocker, blocked) AS (
+        SELECT "blockerId", "blockedId" FROM "TaskDependency" WHERE "blockerId" = ${from}
+        UNION
+        SELECT d."blockerId", d."blockedId" FROM "TaskDependency" d JOIN reach r ON d."blockerId" = r.blocked
+      )
+      SELECT blocker, blocked FROM reach`;
+    if (!edges.some((e) => e.blocked === to)) return null;
+    return findPath(edges.map((e): Edge => [e.blocker, e.blocked]), from, to);
+  }
+}
