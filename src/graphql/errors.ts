@@ -20,6 +20,9 @@ const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
 /** Yoga's `maskError`: domain errors pass with their code, the rest are masked. */
 export function maskError(error: unknown, message: string, onUnexpected: (error: unknown) => string): Error {
   const path = isGraphQLError(error) ? error.path : undefined;
+  // Errors about the request itself (syntax, validation, variable values) carry no path
+  // and are the client's to see and fix.
+  if (isGraphQLError(error) && !path) return withRequestCode(error);
   const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   if (original instanceof AppError) return toGraphQLError(original, path);
   // GraphQL's own errors (parsing, validation, variables) and those we built with a
@@ -27,4 +30,13 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   if (isGraphQLError(original) && (original === error || original.extensions?.code)) return original;
   const requestId = onUnexpected(error);
   return new GraphQLError(message, { path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
+}
+
+function withRequestCode(error: GraphQLErrorLike): Error {
+  if (error.extensions?.code) return error;
+  const code = /^Variable "\$/.test(error.message) ? "BAD_USER_INPUT" : "GRAPHQL_VALIDATION_FAILED";
+  return new GraphQLError(error.message, {
+    nodes: (error as GraphQLError).nodes,
+    extensions: { ...error.extensions, code },
+  });
 }

@@ -23,10 +23,21 @@ export interface Database {
   readonly reader: PrismaClient;
   /** Runs `fn` in one write transaction. The only way to write. */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** SQL statements run so far, by either client (for metrics and N+1 tests). */
+  statements(): number;
   /** Reachable and every migration in the repository applied. */
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** Counts statements through Prisma's query events. */
+function countStatements(...clients: PrismaClient[]) {
+  let count = 0;
+  for (const client of clients) (client as unknown as QueryEvents).$on("query", () => count++);
+  return () => count;
+}
+type QueryEvents = { $on(event: "query", cb: () => void): void };
+const log = [{ emit: "event", level: "query" }] as const;
 
 // Writes queue behind the adapter's lock on SQLite; Prisma's default 2 s wait for a
 // transaction to start ran out under bursts (measured), so allow a longer queue.
@@ -47,16 +58,18 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
 async function openSqlite(url: string, expectedMigrations: string[]): Promise<Database> {
   const file = sqlitePath(url);
   // busy_timeout covers the moments another process (a migration) holds the file.
-  const writer = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 10_000 }), transactionOptions });
+  const writer = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 10_000 }), transactionOptions, log: [...log] });
   // WAL is a property of the file: set it before the read-only connection opens.
   await writer.$queryRawUnsafe("PRAGMA journal_mode = WAL");
   await writer.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
   await writer.$queryRawUnsafe("PRAGMA foreign_keys = ON");
-  const reader = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, readonly: true, timeout: 10_000 }) });
+  const reader = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, readonly: true, timeout: 10_000 }), log: [...log] });
+  const statements = countStatements(writer as PrismaClient, reader as PrismaClient);
   return {
     dialect: sqliteDialect,
-    reader,
-    write: (fn) => writer.$transaction(fn, transactionOptions),
+    reader: reader as PrismaClient,
+    statements,
+    write: (fn) => (writer as PrismaClient).$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(reader, expectedMigrations),
     close: async () => {
       await reader.$disconnect();
@@ -66,12 +79,13 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
 }
 
 async function openPostgres(url: string, expectedMigrations: string[]): Promise<Database> {
-  const pg = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 20 }), transactionOptions });
+  const pg = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 20 }), transactionOptions, log: [...log] });
   // The app is typed against the SQLite client; both are generated from one schema.
   const client = pg as unknown as PrismaClient;
   return {
     dialect: postgresDialect,
     reader: client,
+    statements: countStatements(client),
     write: (fn) => client.$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(client, expectedMigrations),
     close: () => client.$disconnect(),

@@ -515,10 +515,11 @@ export class TaskService {
     if (blocker.id === blocked.id) throw new BadInputError("blockedBy", `task #${blocked.number} cannot block itself`);
     const path = await this.pathBetween(tx, blocked.id, blocker.id);
     if (path) {
+      const cycle = [...path, blocked.id];
       const numbers = await tx.task.findMany({ where: { id: { in: path } }, select: { id: true, number: true } });
-      const name = (id: string) => `#${numbers.find((n) => n.id === id)!.number}`;
-      const cycle = [...path, blocked.id].map(name).join(" → ");
-      throw new ConflictError(`#${blocked.number} blocked by #${blocker.number} would close a cycle: ${cycle}`, { cycle: [...path, blocked.id].map(name) });
+      const byId = new Map(numbers.map((n) => [n.id, `#${n.number}`]));
+      const named = cycle.map((id) => byId.get(id)!);
+      throw new ConflictError(`#${blocked.number} blocked by #${blocker.number} would close a cycle: ${cycleText(named)}`, { cycle: named.slice(0, 100) });
     }
     await tx.taskDependency.upsert({
       where: { blockerId_blockedId: { blockerId: blocker.id, blockedId: blocked.id } },
@@ -542,4 +543,10 @@ export class TaskService {
     if (!edges.some((e) => e.blocked === to)) return null;
     return findPath(edges.map((e): Edge => [e.blocker, e.blocked]), from, to);
   }
+}
+
+/** "#1 → #2 → #3 → #1", with the middle of a long cycle elided. */
+function cycleText(named: string[]): string {
+  if (named.length <= 12) return named.join(" → ");
+  return `${named.slice(0, 5).join(" → ")} → … → ${named.slice(-5).join(" → ")} (${named.length - 1} tasks)`;
 }

@@ -1,0 +1,249 @@
+// The task board through the server: input rules, dependencies and cycles (at scale),
+// readiness, filters, the board text, statement counts, and other teams' tasks.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+let server: TestServer;
+let lead: TestAgent;
+let worker: TestAgent;
+let teamId: string;
+beforeAll(async () => {
+  server = await startServer();
+  lead = await registerAgent(server, "board-lead");
+  worker = await registerAgent(server, "board-worker");
+  teamId = await createTeam(lead, "board", [[worker, "implementer"]]);
+});
+afterAll(() => server.close());
+
+const CREATE = `mutation($t: ID!, $input: CreateTaskInput!) { createTask(teamId: $t, input: $input) { id number status readiness { ready state reason } } }`;
+const UPDATE = `mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { task { id status progress notes } verificationNudge } }`;
+const LINK = `mutation($id: ID!, $b: ID!) { addTaskDependency(id: $id, blockedById: $b) { number readiness { state reason } } }`;
+
+async function createTask(agent: TestAgent, team: string, input: Record<string, unknown>) {
+  return (await agent.ok(CREATE, { t: team, input })).createTask as { id: string; number: number; readiness: { ready: boolean; state: string; reason: string } };
+}
+
+const counts = async () => ({
+  tasks: await server.app.services.db.reader.task.count(),
+  journal: await server.app.services.db.reader.journalEvent.count(),
+});
+
+describe("bad input changes nothing and names the field", () => {
+  it.each([
+    ["progress 101", { title: "x", progress: 101 }, "progress"],
+    ["negative progress", { title: "x", progress: -1 }, "progress"],
+    ["empty title", { title: "  " }, "title"],
+    ["oversized title", { title: "x".repeat(501) }, "title"],
+    ["oversized description", { title: "x", description: "y".repeat(20_001) }, "description"],
+    ["control characters", { title: "bad\u0007bell" }, "title"],
+    ["assignee outside the team", { title: "x", assignee: "nobody-here" }, "assignee"],
+    ["new task already completed", { title: "x", status: "COMPLETED" }, "status"],
+    ["trackOrder without a track", { title: "x", trackOrder: 3 }, "trackOrder"],
+    ["unknown milestone", { title: "x", milestoneId: randomUUID() }, "milestoneId"],
+    ["huge metadata", { title: "x", metadata: { blob: "z".repeat(20_000) } }, "metadata"],
+  ])("createTask: %s", async (_name, input, field) => {
+    const before = await counts();
+    const error = await lead.fails(CREATE, { t: teamId, input });
+    expect(error.code).toBe("BAD_USER_INPUT");
+    expect(error.extensions?.field).toBe(field);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("refuses metadata that is not an object and a status that does not exist", async () => {
+    const before = await counts();
+    for (const metadata of [[1, 2], "text", 42]) {
+      const error = await lead.fails(CREATE, { t: teamId, input: { title: "x", metadata } });
+      expect(error.code).toBe("BAD_USER_INPUT");
+      expect(error.message).toMatch(/metadata/);
+    }
+    const task = await createTask(lead, teamId, { title: "status target" });
+    const snapshot = await counts();
+    const error = await lead.fails(UPDATE, { id: task.id, input: { status: "DONE" } });
+    expect(error.code).toBe("BAD_USER_INPUT");
+    expect(error.message).toMatch(/status/);
+    expect(await counts()).toEqual(snapshot);
+    expect(before.tasks + 1).toBe(snapshot.tasks);
+  });
+
+  it("updateTask: progress 101 and an outsider as assignee change nothing", async () => {
+    const task = await createTask(lead, teamId, { title: "update target", progress: 10 });
+    const outsider = await registerAgent(server, "outsider-assignee");
+    const before = await counts();
+    const progress = await lead.fails(UPDATE, { id: task.id, input: { progress: 101, notes: "should not land" } });
+    expect(progress.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "progress" });
+    const assignee = await lead.fails(UPDATE, { id: task.id, input: { assignee: outsider.name, notes: "nor this" } });
+    expect(assignee.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "assignee" });
+    expect(await counts()).toEqual(before);
+    const { task: read } = await lead.ok(`query($id: ID!) { task: task(id: $id) { progress notes } }`, { id: task.id });
+    expect(read).toEqual({ progress: 10, notes: null });
+  });
+
+  it("numbers tasks per team and answers a mutation with the task", async () => {
+    const other = await createTeam(lead, "numbering");
+    const a = await createTask(lead, other, { title: "first" });
+    const b = await createTask(lead, other, { title: "second" });
+    expect([a.number, b.number]).toEqual([1, 2]);
+    expect(a.readiness).toEqual({ ready: true, state: "READY", reason: "ready" });
+  });
+});
+
+describe("dependencies", () => {
+  it("refuses a self-link, a link to another team's task, and a link closing a cycle (naming it)", async () => {
+    const a = await createTask(lead, teamId, { title: "dep a" });
+    const b = await createTask(lead, teamId, { title: "dep b", blockedBy: [a.id] });
+    const c = await createTask(lead, teamId, { title: "dep c", blockedBy: [b.id] });
+    expect(c.readiness).toMatchObject({ ready: false, state: "BLOCKED", reason: `blocked by #${b.number}` });
+
+    const self = await lead.fails(LINK, { id: a.id, b: a.id });
+    expect(self.code).toBe("BAD_USER_INPUT");
+
+    const otherTeam = await createTeam(lead, "elsewhere");
+    const foreign = await createTask(lead, otherTeam, { title: "foreign" });
+    const cross = await lead.fails(LINK, { id: a.id, b: foreign.id });
+    expect(cross.code).toBe("BAD_USER_INPUT");
+    expect(cross.message).toMatch(/same team|this team/);
+
+    const before = await counts();
+    const cycle = await lead.fails(LINK, { id: a.id, b: c.id });
+    expect(cycle.code).toBe("CONFLICT");
+    expect(cycle.message).toContain(`#${a.number} → #${b.number} → #${c.number} → #${a.number}`);
+    expect(cycle.extensions?.cycle).toEqual([`#${a.number}`, `#${b.number}`, `#${c.number}`, `#${a.number}`]);
+    expect(await counts()).toEqual(before);
+
+    // Linking twice is harmless; removing the link unblocks and says so.
+    await lead.ok(LINK, { id: c.id, b: b.id });
+    const removed = await lead.ok(`mutation($id: ID!, $b: ID!) { removeTaskDependency(id: $id, blockedById: $b) { readiness { ready } } }`, { id: b.id, b: a.id });
+    expect(removed.removeTaskDependency.readiness.ready).toBe(true);
+  });
+
+  it("checks cycles on a graph of thousands of tasks", async () => {
+    const big = await createTeam(lead, "big graph");
+    const N = 2000;
+    const BATCH = 100;
+    // A chain along one track: each task is blocked by the one before it.
+    for (let start = 0; start < N; start += BATCH) {
+      const fields = Array.from({ length: BATCH }, (_, i) => `t${i}: createTask(teamId: $t, input: { title: "chain ${start + i}", track: "chain" }) { number }`);
+      await lead.ok(`mutation($t: ID!) { ${fields.join("\n")} }`, { t: big });
+    }
+    // Side branches hanging off the chain make the reachable graph wider.
+    const tasks = await server.app.services.db.reader.task.findMany({ where: { teamId: big }, orderBy: { number: "asc" }, select: { id: true, number: true } });
+    expect(tasks).toHaveLength(N);
+    const first = tasks[0]!;
+    const last = tasks[N - 1]!;
+    const closing = await lead.fails(LINK, { id: first.id, b: last.id });
+    expect(closing.code).toBe("CONFLICT");
+    expect(closing.message).toContain(`#1 blocked by #${N} would close a cycle: #1 → #2 → #3`);
+    expect(closing.message).toContain(`(${N} tasks)`);
+    // A link along the chain's direction is fine.
+    const fine = await lead.ok(LINK, { id: last.id, b: first.id });
+    expect(fine.addTaskDependency.readiness.state).toBe("BLOCKED");
+  });
+});
+
+describe("reading the board", () => {
+  it("filters by status, assignee, readiness, milestone, track and role", async () => {
+    const team = await createTeam(lead, "filters", [[worker, "implementer"]]);
+    const { createMilestone } = await lead.ok(`mutation($t: ID!) { createMilestone(teamId: $t, name: "M1") { id } }`, { t: team });
+    const one = await createTask(lead, team, { title: "one", milestoneId: createMilestone.id, track: "main", assignee: worker.name });
+    const two = await createTask(lead, team, { title: "two", milestoneId: createMilestone.id, track: "main" });
+    const three = await createTask(lead, team, { title: "three", track: "side", priority: "URGENT" });
+    await lead.ok(`mutation($id: ID!) { assignTaskRole(id: $id, agentName: "board-worker", role: "reviewer", instructions: "Review it") { id } }`, { id: three.id });
+    await lead.ok(UPDATE, { id: three.id, input: { status: "CANCELLED" } });
+
+    const list = async (filter: Record<string, unknown>) => {
+      const data = await lead.ok(`query($t: ID!, $f: TaskFilter) { team(id: $t) { tasks(filter: $f, first: 50) { edges { node { number } } } } }`, { t: team, f: filter });
+      return data.team.tasks.edges.map((e: { node: { number: number } }) => e.node.number);
+    };
+    expect(await list({})).toEqual([one.number, two.number, three.number]);
+    expect(await list({ status: ["CANCELLED"] })).toEqual([three.number]);
+    expect(await list({ assignee: worker.name })).toEqual([one.number]);
+    expect(await list({ ready: true })).toEqual([one.number]);
+    expect(await list({ ready: false })).toEqual([two.number, three.number]);
+    expect(await list({ milestoneId: createMilestone.id })).toEqual([one.number, two.number]);
+    expect(await list({ track: "side" })).toEqual([three.number]);
+    expect(await list({ role: "reviewer" })).toEqual([three.number]);
+
+    const mine = await worker.ok(`{ myTasks(first: 50) { edges { node { number team { name } } } } myRoleAssignments { role instructions task { number } } }`);
+    expect(mine.myTasks.edges.filter((e: { node: { team: { name: string } } }) => e.node.team.name === "filters").map((e: { node: { number: number } }) => e.node.number)).toEqual([one.number, three.number]);
+    expect(mine.myRoleAssignments).toContainEqual({ role: "reviewer", instructions: "Review it", task: { number: three.number } });
+  });
+
+  it("renders the board as one line a task", async () => {
+    const team = await createTeam(lead, "text board", [[worker, "implementer"]]);
+    const a = await createTask(lead, team, { title: "Analyze current schema" });
+    const b = await createTask(lead, team, { title: "Create migration script", assignee: worker.name });
+    await createTask(lead, team, { title: "Update unit tests", blockedBy: [b.id] });
+    await lead.ok(UPDATE, { id: a.id, input: { status: "COMPLETED", assignee: lead.name } });
+    await worker.ok(`mutation($id: ID!) { claimTask(id: $id) { token } }`, { id: b.id });
+    const { team: read } = await lead.ok(`query($t: ID!) { team(id: $t) { board } }`, { t: team });
+    expect(read.board).toBe(
+      [
+        `#1 [completed] Analyze current schema (board-lead)`,
+        `#2 [in_progress] Create migration script (board-worker)`,
+        `#3 [pending] Update unit tests [blocked by #2]`,
+      ].join("\n"),
+    );
+    const pending = await lead.ok(`query($t: ID!) { team(id: $t) { board(filter: { status: [PENDING] }) } }`, { t: team });
+    expect(pending.team.board).toBe(`#3 [pending] Update unit tests [blocked by #2]`);
+  });
+
+  it("a page of tasks with assignees and blockers costs the same few statements for 10 or 50 tasks", async () => {
+    const team = await createTeam(lead, "n plus one", [[worker, "implementer"]]);
+    let previous: string | null = null;
+    for (let i = 0; i < 50; i++) {
+      const task: { id: string } = await createTask(lead, team, { title: `task ${i}`, assignee: i % 2 ? worker.name : lead.name, blockedBy: previous ? [previous] : [] });
+      previous = task.id;
+    }
+    const PAGE = `query($t: ID!, $n: Int) { team(id: $t) { tasks(first: $n) { edges { node { number title status assignee { name } blockedBy { blocker { number } } readiness { ready reason } } } } } }`;
+    const statementsFor = async (n: number) => {
+      await lead.ok(PAGE, { t: team, n }); // warm up
+      const before = server.app.services.db.statements();
+      const data = await lead.ok(PAGE, { t: team, n });
+      expect(data.team.tasks.edges).toHaveLength(n);
+      return server.app.services.db.statements() - before;
+    };
+    const ten = await statementsFor(10);
+    const fifty = await statementsFor(50);
+    expect(fifty).toBe(ten);
+    // The token, the team, the page, and one batched query per relation level.
+    expect(fifty).toBeLessThanOrEqual(9);
+  });
+});
+
+describe("other teams' tasks do not exist", () => {
+  it("answers every task operation with NOT_FOUND, exactly as for an unknown ID", async () => {
+    const task = await createTask(lead, teamId, { title: "private" });
+    const stranger = await registerAgent(server, "task-stranger");
+    const strangerTeam = await createTeam(stranger, "stranger's");
+    const before = await counts();
+    const operations: [string, Record<string, unknown>][] = [
+      [`query($id: ID!) { task(id: $id) { title } }`, {}],
+      [UPDATE, { input: { notes: "x" } }],
+      [`mutation($id: ID!) { cancelTask(id: $id) { number } }`, {}],
+      [`mutation($id: ID!) { claimTask(id: $id) { token } }`, {}],
+      [`mutation($id: ID!) { renewClaim(id: $id) { token } }`, {}],
+      [`mutation($id: ID!) { releaseTask(id: $id) { number } }`, {}],
+      [`mutation($id: ID!) { writeTaskDashboard(id: $id, text: "x") { number } }`, {}],
+      [`mutation($id: ID!) { appendTaskDashboard(id: $id, text: "x") { number } }`, {}],
+      [`mutation($id: ID!) { addTaskFinding(id: $id, data: { a: 1 }) { id } }`, {}],
+      [`mutation($id: ID!) { assignTaskRole(id: $id, agentName: "task-stranger", role: "x") { id } }`, {}],
+      [`mutation($id: ID!) { addTaskDependency(id: $id, blockedById: $id) { number } }`, {}],
+      [`mutation($id: ID!) { removeTaskDependency(id: $id, blockedById: $id) { number } }`, {}],
+    ];
+    for (const [query, vars] of operations) {
+      const real = await stranger.run(query, { ...vars, id: task.id });
+      const unknown = await stranger.run(query, { ...vars, id: randomUUID() });
+      expect(real.errors?.[0]?.extensions?.code, query).toBe("NOT_FOUND");
+      expect(real, query).toEqual(unknown);
+    }
+    // Linking one of my tasks to theirs reads as a missing task in my team.
+    const mine = await createTask(stranger, strangerTeam, { title: "mine" });
+    const link = await stranger.fails(LINK, { id: mine.id, b: task.id });
+    expect(link.message).not.toContain("private");
+    expect(await counts()).toEqual({ ...before, tasks: before.tasks + 1, journal: before.journal + 1 });
+    const claimNext = await stranger.fails(`mutation($t: ID!) { claimNextTask(teamId: $t) { token } }`, { t: teamId });
+    expect(claimNext.code).toBe("NOT_FOUND");
+  });
+});
