@@ -33,8 +33,9 @@ export class ForbiddenError extends AppError {
 /** Also what a non-member sees for another team's data: it does not exist for them. */
 export class NotFoundError extends AppError {
   readonly code = "NOT_FOUND";
+  /** `what` names the thing ("team" → "team not found"), or is a whole sentence ending in a period. */
   constructor(what: string, details: Record<string, unknown> = {}) {
-    super(`${what} not found`, details);
+    super(what.endsWith(".") ? what.slice(0, -1) : `${what} not found`, details);
   }
 }
 

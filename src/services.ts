@@ -8,6 +8,7 @@ import { AgentService } from "./modules/agents/agents.service.js";
 import { Presence } from "./modules/agents/presence.js";
 import { JournalTailer } from "./modules/journal/journal-tailer.js";
 import { JournalService } from "./modules/journal/journal.service.js";
+import { MessageService } from "./modules/messages/messages.service.js";
 import { ClaimService } from "./modules/tasks/claims.service.js";
 import { TaskService } from "./modules/tasks/tasks.service.js";
 import { TeamService } from "./modules/teams/teams.service.js";
@@ -21,6 +22,7 @@ export interface Services {
   teams: TeamService;
   tasks: TaskService;
   claims: ClaimService;
+  messages: MessageService;
 }
 
 export interface ServiceDeps {
@@ -37,7 +39,8 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
   const agents = new AgentService(db, journal, config.AGENT_HQ_REGISTRATION_KEY);
   const teams = new TeamService(db, journal, tailer, agents);
+  const messages = new MessageService(db, journal, tailer, teams);
   const tasks = new TaskService(db, journal, teams, agents);
   const claims = new ClaimService(db, journal, teams, tasks);
-  return { db, journal, tailer, presence, agents, teams, tasks, claims };
+  return { db, journal, tailer, presence, agents, teams, tasks, claims, messages };
 }

@@ -4,5 +4,6 @@ import "../modules/agents/agents.schema.js";
 import "../modules/journal/journal.schema.js";
 import "../modules/teams/teams.schema.js";
 import "../modules/tasks/tasks.schema.js";
+import "../modules/messages/messages.schema.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

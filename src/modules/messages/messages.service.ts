@@ -1,0 +1,469 @@
+// Messaging: direct messages, team broadcasts, topics, notices, threads, the inbox and
+// ask-and-wait. Recipients are fixed when a message is sent: one delivery per
+// recipient (its read state) and one journal row per delivery, addressed to the
+// recipient, in the same transaction. Every live path reads those rows.
+import { z } from "zod";
+import { BadInputError, NotFoundError } from "../../errors.js";
+import type { Message, MessageDelivery, Prisma, TopicFollow } from "../../generated/prisma/client.js";
+import type { Database, Tx } from "../../infra/db.js";
+import { boundedText, jsonObject, parseInput } from "../../validation.js";
+import type { Viewer } from "../agents/agents.service.js";
+import type { JournalTailer } from "../journal/journal-tailer.js";
+import { streamJournal } from "../journal/journal-stream.js";
+import type { JournalEntry, JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
+import type { TeamService } from "../teams/teams.service.js";
+import { TOPIC, TOPIC_MAX, TOPIC_PATTERN, topicMatches } from "./topic-pattern.js";
+
+export const INTENTS = ["ask", "inform", "delegate", "escalate", "reply", "notice"] as const;
+export const MESSAGE_PRIORITIES = ["low", "normal", "high", "critical"] as const;
+export const MESSAGE_KINDS = ["direct", "broadcast", "topic", "notice"] as const;
+export type Intent = (typeof INTENTS)[number];
+export const BODY_MAX = 20_000;
+export const PAYLOAD_MAX = 65_536;
+export const ASK_TIMEOUT = { min: 1, max: 300 } as const;
+const MAX_RECIPIENTS = 100;
+
+const content = {
+  body: boundedText(BODY_MAX).pipe(z.string().trim().min(1, "must not be empty")),
+  intent: z.enum(INTENTS).refine((i) => i !== "notice", "notice is for messages from the server").nullish(),
+  priority: z.enum(MESSAGE_PRIORITIES).nullish(),
+  payload: jsonObject(PAYLOAD_MAX).nullish(),
+  replyToId: z.string().max(64).nullish(),
+};
+const directInput = z.object({ ...content, to: z.array(z.string().max(64)).min(1, "name at least one agent").max(MAX_RECIPIENTS) });
+const teamInput = z.object(content);
+const topicInput = z.object({ ...content, topic: z.string().max(TOPIC_MAX).regex(TOPIC, "a dotted name such as research.complete (letters, digits, '_' or '-' between dots)") });
+const askInput = z.object({
+  to: z.array(z.string().max(64)).min(1, "name at least one agent").max(MAX_RECIPIENTS),
+  question: content.body,
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(ASK_TIMEOUT.min, `must be between ${ASK_TIMEOUT.min} and ${ASK_TIMEOUT.max}`)
+    .max(ASK_TIMEOUT.max, `must be between ${ASK_TIMEOUT.min} and ${ASK_TIMEOUT.max}`),
+  priority: content.priority,
+  payload: content.payload,
+});
+const patternInput = z.object({ pattern: z.string().max(TOPIC_MAX).regex(TOPIC_PATTERN, "segments split on '.', each a name, '*' (one segment) or '#' (any number)") });
+
+export type DirectInput = z.input<typeof directInput>;
+export type TeamMessageInput = z.input<typeof teamInput>;
+export type TopicInput = z.input<typeof topicInput>;
+export type AskInput = z.input<typeof askInput>;
+
+export interface InboxFilter {
+  unread?: boolean | null;
+  from?: string | null;
+  intent?: Intent | null;
+  teamId?: string | null;
+  kind?: (typeof MESSAGE_KINDS)[number] | null;
+}
+
+/** A notice from the server to one agent (task assigned, work unblocked, ...). */
+export interface Notice {
+  recipientId: string;
+  teamId: string;
+  actorId: string | null;
+  /** Names the notice: task_assigned, task_ready, role_assigned. */
+  notice: string;
+  body: string;
+  payload: Prisma.InputJsonObject;
+}
+
+export interface AskResult {
+  question: Message;
+  replies: Message[];
+  /** Asked agents who did not answer in time. */
+  unanswered: { id: string; name: string }[];
+  timedOut: boolean;
+}
+
+interface Draft {
+  kind: (typeof MESSAGE_KINDS)[number];
+  teamId: string | null;
+  senderId: string | null;
+  topic?: string | null;
+  intent: Intent;
+  priority?: string | null;
+  body: string;
+  payload?: Prisma.InputJsonObject | null;
+  replyTo?: Message | null;
+  deadline?: Date | null;
+  /** Journal kind of each delivery row. */
+  deliveryKind: string;
+  extraPayload?: Prisma.InputJsonObject;
+}
+
+export class MessageService {
+  constructor(
+    private readonly db: Database,
+    private readonly journal: JournalService,
+    private readonly tailer: JournalTailer,
+    private readonly teams: TeamService,
+  ) {}
+
+  // ---- sending -----------------------------------------------------------------
+
+  /** A direct message to one or more agents who share a team with the sender. */
+  async sendDirect(viewer: Viewer, raw: DirectInput): Promise<Message> {
+    const input = parseInput(directInput, raw);
+    return this.journal.write(async (w) => {
+      const recipients = await this.reachable(w.tx, viewer, input.to);
+      const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
+      return this.deliver(w, recipients.map((r) => r.id), {
+        kind: "direct",
+        teamId: null,
+        senderId: viewer.id,
+        intent: input.intent ?? (replyTo ? "reply" : "inform"),
+        priority: input.priority,
+        body: input.body,
+        payload: input.payload as Prisma.InputJsonObject | null,
+        replyTo,
+        deliveryKind: "message.received",
+      });
+    });
+  }
+
+  /** A message to every other member of a team. */
+  async broadcast(viewer: Viewer, teamId: string, raw: TeamMessageInput): Promise<Message> {
+    const input = parseInput(teamInput, raw);
+    return this.journal.write(async (w) => {
+      await this.teams.requireVisible(w.tx, viewer, teamId);
+      const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
+      const members = await w.tx.teamMember.findMany({ where: { teamId, agentId: { not: viewer.id } }, select: { agentId: true } });
+      return this.deliver(w, members.map((m) => m.agentId), {
+        kind: "broadcast",
+        teamId,
+        senderId: viewer.id,
+        intent: input.intent ?? "inform",
+        priority: input.priority,
+        body: input.body,
+        payload: input.payload as Prisma.InputJsonObject | null,
+        replyTo,
+        deliveryKind: "message.received",
+      });
+    });
+  }
+
+  /** Publishes on a topic in a team; members following a matching pattern receive it. */
+  async publish(viewer: Viewer, teamId: string, raw: TopicInput): Promise<Message> {
+    const input = parseInput(topicInput, raw);
+    return this.journal.write(async (w) => {
+      await this.teams.requireVisible(w.tx, viewer, teamId);
+      const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
+      const follows = await w.tx.topicFollow.findMany({
+        where: { teamId, agentId: { not: viewer.id }, agent: { memberships: { some: { teamId } } } },
+        select: { agentId: true, pattern: true },
+      });
+      const followers = [...new Set(follows.filter((f) => topicMatches(f.pattern, input.topic)).map((f) => f.agentId))];
+      return this.deliver(w, followers, {
+        kind: "topic",
+        teamId,
+        senderId: viewer.id,
+        topic: input.topic,
+        intent: input.intent ?? "inform",
+        priority: input.priority,
+        body: input.body,
+        payload: input.payload as Prisma.InputJsonObject | null,
+        replyTo,
+        deliveryKind: "message.received",
+      });
+    });
+  }
+
+  /** Replies to a message's sender, in its thread. */
+  async reply(viewer: Viewer, messageId: string, raw: Omit<TeamMessageInput, "replyToId">): Promise<Message> {
+    const input = parseInput(teamInput, raw);
+    return this.journal.write(async (w) => {
+      const replyTo = (await this.replyTarget(w.tx, viewer, messageId))!;
+      if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
+      return this.deliver(w, [replyTo.senderId], {
+        kind: "direct",
+        teamId: null,
+        senderId: viewer.id,
+        intent: input.intent ?? "reply",
+        priority: input.priority,
+        body: input.body,
+        payload: input.payload as Prisma.InputJsonObject | null,
+        replyTo,
+        deliveryKind: "message.received",
+      });
+    });
+  }
+
+  /** Notices from other modules, written in their transaction. */
+  async notify(w: JournalWrite, notices: Notice[]): Promise<void> {
+    for (const n of notices) {
+      await this.deliver(w, [n.recipientId], {
+        kind: "notice",
+        teamId: n.teamId,
+        senderId: n.actorId,
+        intent: "notice",
+        body: n.body,
+        payload: n.payload,
+        deliveryKind: `notice.${n.notice}`,
+        extraPayload: { notice: n.notice },
+      });
+    }
+  }
+
+  // ---- ask and wait ------------------------------------------------------------
+
+  /**
+   * Sends a question and waits for the asked agents' replies until the deadline. It
+   * holds no transaction or connection while waiting: replies arrive through the
+   * journal tailer, so the replier may be on any server instance.
+   */
+  async ask(viewer: Viewer, raw: AskInput): Promise<AskResult> {
+    const input = parseInput(askInput, raw);
+    const deadline = new Date(Date.now() + input.timeoutSeconds * 1000);
+    let asked: { id: string; name: string }[] = [];
+    const question = await this.journal.write(async (w) => {
+      asked = await this.reachable(w.tx, viewer, input.to);
+      return this.deliver(w, asked.map((a) => a.id), {
+        kind: "direct",
+        teamId: null,
+        senderId: viewer.id,
+        intent: "ask",
+        priority: input.priority,
+        body: input.question,
+        payload: input.payload as Prisma.InputJsonObject | null,
+        deadline,
+        deliveryKind: "message.received",
+      });
+    });
+    const replyIds = await this.waitForReplies(viewer, question, new Set(asked.map((a) => a.id)), deadline);
+    const replies = await this.db.reader.message.findMany({ where: { id: { in: [...replyIds.values()] } }, orderBy: { id: "asc" } });
+    const unanswered = asked.filter((a) => !replyIds.has(a.id));
+    return { question, replies, unanswered, timedOut: unanswered.length > 0 };
+  }
+
+  /** First reply of each asked agent, by sender, as they arrive until the deadline. */
+  private async waitForReplies(viewer: Viewer, question: Message, from: Set<string>, deadline: Date): Promise<Map<string, string>> {
+    const replies = new Map<string, string>();
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const take = (senderId: string | null, messageId: string) => {
+      if (!senderId || !from.has(senderId) || replies.has(senderId)) return;
+      replies.set(senderId, messageId);
+      if (replies.size === from.size) done();
+    };
+    const listener = await this.tailer.listen((rows) => {
+      for (const row of rows) {
+        if (row.recipientId === viewer.id && row.kind === "message.received" && (row.payload as { replyToId?: string }).replyToId === question.id) {
+          take(row.actorId, row.subjectId);
+        }
+      }
+    });
+    const timer = setTimeout(done, Math.max(0, deadline.getTime() - Date.now()));
+    try {
+      // Replies committed before the listener was registered are in the database.
+      const early = await this.db.reader.message.findMany({ where: { replyToId: question.id, senderId: { in: [...from] } }, orderBy: { id: "asc" }, select: { id: true, senderId: true } });
+      for (const m of early) take(m.senderId, m.id);
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      listener.stop();
+    }
+    return replies;
+  }
+
+  // ---- the inbox -----------------------------------------------------------------
+
+  /** The where-clause of my inbox: deliveries to me, team ones only while I am in the team. */
+  async inboxWhere(viewer: Viewer, filter: InboxFilter): Promise<Prisma.MessageDeliveryWhereInput> {
+    const teamIds = await this.myTeamIds(viewer);
+    const and: Prisma.MessageDeliveryWhereInput[] = [{ agentId: viewer.id }, { OR: [{ teamId: null }, { teamId: { in: teamIds } }] }];
+    if (filter.unread) and.push({ readAt: null });
+    if (filter.from != null) and.push({ message: { sender: { name: filter.from } } });
+    if (filter.intent != null) and.push({ intent: filter.intent });
+    if (filter.teamId != null) and.push({ teamId: filter.teamId });
+    if (filter.kind != null) and.push({ message: { kind: filter.kind } });
+    return { AND: and };
+  }
+
+  async inbox<Q extends Omit<Prisma.MessageDeliveryFindManyArgs, "where">>(viewer: Viewer, filter: InboxFilter, oldestFirst: boolean, query?: Q): Promise<MessageDelivery[]> {
+    return this.db.reader.messageDelivery.findMany({
+      ...query,
+      where: await this.inboxWhere(viewer, filter),
+      orderBy: { messageId: oldestFirst ? "asc" : "desc" },
+    });
+  }
+
+  async unreadCount(viewer: Viewer, filter: InboxFilter = {}): Promise<number> {
+    return this.db.reader.messageDelivery.count({ where: await this.inboxWhere(viewer, { ...filter, unread: true }) });
+  }
+
+  /** Marks messages read: these IDs, everything up to and including `upTo`, or everything from one sender. */
+  async markRead(viewer: Viewer, which: { ids?: string[] | null; upTo?: string | null; from?: string | null }): Promise<number> {
+    const where: Prisma.MessageDeliveryWhereInput = { agentId: viewer.id, readAt: null };
+    if (which.ids) where.messageId = { in: which.ids };
+    else if (which.upTo) where.messageId = { lte: which.upTo };
+    if (which.from != null) where.message = { sender: { name: which.from } };
+    return this.journal.write(async ({ tx, append }) => {
+      const { count } = await tx.messageDelivery.updateMany({ where, data: { readAt: new Date() } });
+      if (count > 0) {
+        await append({ actorId: viewer.id, recipientId: viewer.id, kind: "message.read", subjectType: "Agent", subjectId: viewer.id, payload: { count, ...(which.from ? { from: which.from } : {}) } });
+      }
+      return count;
+    });
+  }
+
+  /** A message I sent or received. */
+  async get<Q extends Omit<Prisma.MessageFindFirstArgs, "where">>(viewer: Viewer, id: string, query?: Q): Promise<Message> {
+    const message = await this.db.reader.message.findFirst({ ...query, where: { id, ...MessageService.visibleTo(viewer.id) } });
+    if (!message) throw new NotFoundError("message");
+    return message;
+  }
+
+  /** A thread: its first message and every reply I can see, in order. */
+  async thread<Q extends Omit<Prisma.MessageFindManyArgs, "where">>(viewer: Viewer, messageId: string, query?: Q): Promise<Message[]> {
+    const message = await this.get(viewer, messageId);
+    return this.db.reader.message.findMany({ ...query, where: { threadId: message.threadId, ...MessageService.visibleTo(viewer.id) }, orderBy: { id: "asc" } });
+  }
+
+  static visibleTo(agentId: string): Prisma.MessageWhereInput {
+    return { OR: [{ senderId: agentId }, { deliveries: { some: { agentId } } }] };
+  }
+
+  // ---- topics --------------------------------------------------------------------
+
+  async follow(viewer: Viewer, teamId: string, pattern: string): Promise<TopicFollow> {
+    parseInput(patternInput, { pattern });
+    return this.journal.write(async ({ tx, append }) => {
+      await this.teams.requireVisible(tx, viewer, teamId);
+      const existing = await tx.topicFollow.findUnique({ where: { agentId_teamId_pattern: { agentId: viewer.id, teamId, pattern } } });
+      if (existing) return existing;
+      const follow = await tx.topicFollow.create({ data: { agentId: viewer.id, teamId, pattern } });
+      await append({ teamId, actorId: viewer.id, kind: "topic.followed", subjectType: "Agent", subjectId: viewer.id, payload: { pattern } });
+      return follow;
+    });
+  }
+
+  async unfollow(viewer: Viewer, teamId: string, pattern: string): Promise<boolean> {
+    return this.journal.write(async ({ tx, append }) => {
+      await this.teams.requireVisible(tx, viewer, teamId);
+      const { count } = await tx.topicFollow.deleteMany({ where: { agentId: viewer.id, teamId, pattern } });
+      if (count) await append({ teamId, actorId: viewer.id, kind: "topic.unfollowed", subjectType: "Agent", subjectId: viewer.id, payload: { pattern } });
+      return count > 0;
+    });
+  }
+
+  follows(viewer: Viewer): Promise<TopicFollow[]> {
+    return this.db.reader.topicFollow.findMany({ where: { agentId: viewer.id, agent: { memberships: { some: {} } } }, orderBy: { createdAt: "asc" } });
+  }
+
+  // ---- live ----------------------------------------------------------------------
+
+  /**
+   * My inbox, live: each delivery to me, after a cursor. Team messages stop when I
+   * leave or am removed from the team (the team tells me with a notice row).
+   */
+  async inboxEvents(viewer: Viewer, opts: { after?: number | null; threadId?: string | null }): Promise<AsyncIterable<JournalRow>> {
+    const teams = new Set(await this.myTeamIds(viewer));
+    return streamJournal(this.journal, this.tailer, {
+      scope: { recipientId: viewer.id },
+      after: opts.after,
+      emit: (row) => {
+        const p = row.payload as { teamId?: string | null; threadId?: string };
+        if (row.kind === "team.access_lost" && p.teamId) teams.delete(p.teamId);
+        if (!row.kind.startsWith("message.received") && !row.kind.startsWith("notice.")) return false;
+        if (p.teamId && !teams.has(p.teamId)) return false;
+        return !opts.threadId || p.threadId === opts.threadId;
+      },
+    });
+  }
+
+  /** Messages published on topics matching `pattern` in a team, after a cursor. */
+  async topicEvents(viewer: Viewer, teamId: string, pattern: string, after?: number | null): Promise<AsyncIterable<JournalRow>> {
+    parseInput(patternInput, { pattern });
+    return this.teams.events(viewer, teamId, {
+      after,
+      where: (row) => row.kind === "message.published" && topicMatches(pattern, (row.payload as { topic: string }).topic),
+    });
+  }
+
+  // ---- private -------------------------------------------------------------------
+
+  /** Writes a message, a delivery per recipient and their journal rows. */
+  private async deliver(w: JournalWrite, recipientIds: string[], d: Draft): Promise<Message> {
+    const message = await w.tx.message.create({
+      data: {
+        kind: d.kind,
+        teamId: d.teamId,
+        senderId: d.senderId,
+        topic: d.topic ?? null,
+        intent: d.intent,
+        priority: d.priority ?? "normal",
+        body: d.body,
+        payload: d.payload ?? {},
+        replyToId: d.replyTo?.id ?? null,
+        threadId: "",
+        deadline: d.deadline ?? null,
+      },
+    });
+    // A first message is its own thread.
+    const threadId = d.replyTo?.threadId ?? message.id;
+    const saved = await w.tx.message.update({ where: { id: message.id }, data: { threadId } });
+    if (recipientIds.length) {
+      await w.tx.messageDelivery.createMany({
+        data: recipientIds.map((agentId) => ({ messageId: message.id, agentId, teamId: d.teamId, senderId: d.senderId, intent: d.intent })),
+      });
+    }
+    const summary = {
+      messageId: message.id,
+      kind: d.kind,
+      teamId: d.teamId,
+      intent: d.intent,
+      priority: saved.priority,
+      threadId,
+      replyToId: saved.replyToId,
+      ...(d.topic ? { topic: d.topic } : {}),
+      ...d.extraPayload,
+    };
+    const entries: JournalEntry[] = recipientIds.map((recipientId) => ({
+      recipientId,
+      actorId: d.senderId,
+      kind: d.deliveryKind,
+      subjectType: "Message",
+      subjectId: message.id,
+      payload: summary,
+    }));
+    // Broadcasts and topics also appear once in the team's journal (its audit log, and
+    // what topic subscriptions read).
+    if (d.kind === "broadcast" || d.kind === "topic") {
+      entries.push({ teamId: d.teamId, actorId: d.senderId, kind: d.kind === "topic" ? "message.published" : "message.broadcast", subjectType: "Message", subjectId: message.id, payload: { ...summary, recipients: recipientIds.length } });
+    }
+    await w.append(...entries);
+    return saved;
+  }
+
+  /**
+   * Agents by name who share a team with the viewer. Unknown names and agents sharing
+   * no team are refused alike, so the answer does not reveal who is registered.
+   */
+  private async reachable(tx: Tx, viewer: Viewer, names: string[]): Promise<{ id: string; name: string }[]> {
+    const unique = [...new Set(names)];
+    const found = await tx.agent.findMany({
+      where: { name: { in: unique }, memberships: { some: { team: { members: { some: { agentId: viewer.id } } } } } },
+      select: { id: true, name: true },
+    });
+    const missing = unique.filter((n) => !found.some((a) => a.name === n));
+    if (missing.length) throw new NotFoundError(`no agent named ${missing.map((n) => `"${n}"`).join(", ")} shares a team with you.`);
+    if (found.some((a) => a.id === viewer.id)) throw new BadInputError("to", "you cannot send a message to yourself");
+    return found;
+  }
+
+  /** The message being replied to, if the viewer can see it. */
+  private async replyTarget(tx: Tx, viewer: Viewer, id: string | null | undefined): Promise<Message | null> {
+    if (id == null) return null;
+    const message = await tx.message.findFirst({ where: { id, ...MessageService.visibleTo(viewer.id) } });
+    if (!message) throw new NotFoundError("message to reply to");
+    return message;
+  }
+
+  private async myTeamIds(viewer: Viewer): Promise<string[]> {
+    const rows = await this.db.reader.teamMember.findMany({ where: { agentId: viewer.id }, select: { teamId: true } });
+    return rows.map((r) => r.teamId);
+  }
+}
