@@ -40,7 +40,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const agents = new AgentService(db, journal, config.AGENT_HQ_REGISTRATION_KEY);
   const teams = new TeamService(db, journal, tailer, agents);
   const messages = new MessageService(db, journal, tailer, teams);
-  const tasks = new TaskService(db, journal, teams, agents);
+  const tasks = new TaskService(db, journal, teams, messages);
   const claims = new ClaimService(db, journal, teams, tasks);
   return { db, journal, tailer, presence, agents, teams, tasks, claims, messages };
 }

@@ -82,6 +82,8 @@ interface Draft {
   kind: (typeof MESSAGE_KINDS)[number];
   teamId: string | null;
   senderId: string | null;
+  /** Who caused it, for the journal (the sender, or for a notice the acting agent). */
+  actorId?: string | null;
   topic?: string | null;
   intent: Intent;
   priority?: string | null;
@@ -197,12 +199,13 @@ export class MessageService {
       await this.deliver(w, [n.recipientId], {
         kind: "notice",
         teamId: n.teamId,
-        senderId: n.actorId,
+        senderId: null,
+        actorId: n.actorId,
         intent: "notice",
         body: n.body,
-        payload: n.payload,
+        payload: { notice: n.notice, ...n.payload },
         deliveryKind: `notice.${n.notice}`,
-        extraPayload: { notice: n.notice },
+        extraPayload: { notice: n.notice, ...n.payload },
       });
     }
   }
@@ -423,7 +426,7 @@ export class MessageService {
     };
     const entries: JournalEntry[] = recipientIds.map((recipientId) => ({
       recipientId,
-      actorId: d.senderId,
+      actorId: d.actorId ?? d.senderId,
       kind: d.deliveryKind,
       subjectType: "Message",
       subjectId: message.id,

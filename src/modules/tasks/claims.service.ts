@@ -31,10 +31,11 @@ const leaseInput = z.object({
 
 const nextInput = leaseInput.extend({ role: shortName.nullish(), track: shortName.nullish(), milestoneId: z.string().max(64).nullish() });
 
-// claim-next reads this many candidates at a time; on PostgreSQL, racing workers may
-// take some of them first, so it tries a few rounds before answering "nothing ready".
+// claim-next reads this many candidates at a time. On PostgreSQL racing workers may take
+// all of them first; it then reads again, and answers "nothing ready" only when a read
+// finds no candidate at all (every lost round means another worker made progress).
 const CANDIDATES = 8;
-const ROUNDS = 4;
+const ROUNDS = 100;
 const SWEEP_BATCH = 200;
 
 export class ClaimService {
@@ -50,15 +51,16 @@ export class ClaimService {
     const lease = leaseOf(parseInput(leaseInput, options).leaseSeconds);
     return this.journal.write(async ({ tx, append }) => {
       const task = await this.tasks.visibleInTx(tx, viewer, taskId);
+      const now = new Date();
+      // Readiness first: a task someone holds is a CONFLICT for everyone else.
+      const readiness = readinessOfRow(await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: readinessSelect }), now);
+      if (!readiness.ready) {
+        throw new ConflictError(`task #${task.number} is not ready: ${readiness.reason}`, { state: readiness.state });
+      }
       const eligible = await tx.task.count({ where: { id: taskId, ...claimableBy(viewer.id) } });
       if (!eligible) {
         const assignee = await tx.agent.findUnique({ where: { id: task.assigneeId! }, select: { name: true } });
         throw new ForbiddenError(`task #${task.number} is assigned to ${assignee?.name}; only they, or an agent with a role on it, may claim it`);
-      }
-      const now = new Date();
-      const readiness = readinessOfRow(await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: readinessSelect }), now);
-      if (!readiness.ready) {
-        throw new ConflictError(`task #${task.number} is not ready: ${readiness.reason}`, { state: readiness.state });
       }
       const claim = await this.take(tx, task, viewer, lease, now);
       if (!claim) throw new ConflictError(`task #${task.number} was claimed by another agent just now`);
@@ -117,10 +119,10 @@ export class ClaimService {
 
   /** Gives a live claim back: the task is pending and ready for others again. */
   async release(viewer: Viewer, taskId: string, options: { claimToken?: number | null }): Promise<Task> {
-    return this.journal.write(async ({ tx, append }) => {
-      const task = await this.held(tx, viewer, taskId, options.claimToken);
-      const released = await this.tasks.conditionalUpdate(tx, task, { status: "pending", holderId: null, leaseExpiresAt: null });
-      await append(taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await this.tasks.readyEvents(tx, viewer.id, [taskId])));
+    return this.journal.write(async (w) => {
+      const task = await this.held(w.tx, viewer, taskId, options.claimToken);
+      const released = await this.tasks.conditionalUpdate(w.tx, task, { status: "pending", ...claimEnded(task) });
+      await this.tasks.record(w, [taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await this.tasks.readyEvents(w.tx, viewer.id, [taskId]))]);
       return released;
     });
   }
@@ -136,22 +138,23 @@ export class ClaimService {
       take: SWEEP_BATCH,
     });
     if (expired.length === 0) return 0;
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       let returned = 0;
       for (const { id } of expired) {
         const task = await tx.task.findUnique({ where: { id } });
         if (!task || task.status !== "in_progress" || !task.holderId || !task.leaseExpiresAt || task.leaseExpiresAt >= now) continue;
         const { count } = await tx.task.updateMany({
           where: { id, claimEpoch: task.claimEpoch, holderId: task.holderId, leaseExpiresAt: { lt: now } },
-          data: { status: "pending", holderId: null, leaseExpiresAt: null },
+          data: { status: "pending", ...claimEnded(task) },
         });
         if (count === 0) continue;
         returned++;
-        const back = { ...task, status: "pending", holderId: null, leaseExpiresAt: null };
-        await append(
+        const back = { ...task, status: "pending", ...claimEnded(task) };
+        await this.tasks.record(w, [
           taskEvent(null, back, "task.lease_expired", { holderId: task.holderId, token: task.claimEpoch, expiredAt: task.leaseExpiresAt.toISOString() }),
           ...(await this.tasks.readyEvents(tx, null, [id])),
-        );
+        ]);
       }
       return returned;
     });
@@ -205,6 +208,14 @@ export class ClaimService {
     if (liveHolder(task) !== viewer.id) throw new ConflictError(`you hold no claim on task #${task.number}`);
     return task;
   }
+}
+
+/**
+ * What ends a claim without finishing the task (release, expiry): no holder, and the
+ * task goes back to whoever may take it: the claim had made the holder its assignee.
+ */
+function claimEnded(task: Task) {
+  return { holderId: null, leaseExpiresAt: null, ...(task.assigneeId === task.holderId ? { assigneeId: null } : {}) };
 }
 
 function leaseOf(seconds: number | null | undefined): number {

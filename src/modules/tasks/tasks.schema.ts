@@ -1,7 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, type Context } from "../../graphql/context.js";
 import { untilEnd } from "../../graphql/live.js";
-import { streamJournal } from "../journal/journal-stream.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
 import { PRIORITIES, TASK_STATUSES, type Readiness } from "./task-rules.js";
@@ -342,16 +341,6 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-builder.queryFields((t) => ({
-  myNotices: t.field({
-    type: [JournalEventRef],
-    description: "Notices addressed to me (a task assigned to me, work of mine unblocked, a role given), oldest first after a cursor.",
-    args: { after: t.arg.int(), first: t.arg.int() },
-    resolve: (_root, { after, first }, ctx) =>
-      ctx.services.journal.readAfter({ recipientId: requireViewer(ctx).id }, after ?? 0, Math.min(Math.max(first ?? 50, 1), 100)),
-  }),
-}));
-
 builder.subscriptionFields((t) => ({
   taskEvents: t.field({
     type: JournalEventRef,
@@ -373,17 +362,6 @@ builder.subscriptionFields((t) => ({
           (taskId == null || row.subjectId === String(taskId)) &&
           (assignee == null || (row.payload as { assigneeId?: string }).assigneeId === String(assignee)),
       });
-      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
-    },
-    resolve: (row) => row,
-  }),
-  myNotices: t.field({
-    type: JournalEventRef,
-    description: "Notices addressed to me, replayed after `after`, then live.",
-    args: { after: t.arg.int() },
-    subscribe: (_root, { after }, ctx) => {
-      const viewer = requireViewer(ctx);
-      const events = streamJournal(ctx.services.journal, ctx.services.tailer, { scope: { recipientId: viewer.id }, after });
       return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,

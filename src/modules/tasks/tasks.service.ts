@@ -6,8 +6,9 @@ import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
 import type { Milestone, Prisma, Task, TaskFinding, TaskRoleAssignment } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput, shortName } from "../../validation.js";
-import type { AgentService, Viewer } from "../agents/agents.service.js";
-import type { JournalEntry, JournalService } from "../journal/journal.service.js";
+import type { Viewer } from "../agents/agents.service.js";
+import type { JournalEntry, JournalService, JournalWrite } from "../journal/journal.service.js";
+import type { MessageService, Notice } from "../messages/messages.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { boardText } from "./board-text.js";
 import { findPath, type Edge } from "./dependency-graph.js";
@@ -111,18 +112,33 @@ export function taskEvent(actorId: string | null, task: Task, kind: string, payl
   return { teamId: task.teamId, actorId, kind, subjectType: "Task", subjectId: task.id, payload: { ...taskPayload(task), ...payload } };
 }
 
-/** A notice: a journal row addressed to one agent, readable by it (myNotices). */
-export function notice(actorId: string | null, recipientId: string, task: Task, kind: string, payload: Prisma.InputJsonObject = {}): JournalEntry {
-  return { ...taskEvent(actorId, task, kind, payload), recipientId };
+const noticeText: Record<string, (t: Task, extra: Prisma.InputJsonObject) => string> = {
+  task_assigned: (t) => `Task #${t.number} "${t.title}" is assigned to you.`,
+  task_ready: (t) => `Task #${t.number} "${t.title}" is ready: everything blocking it is done.`,
+  role_assigned: (t, extra) => `You are ${String(extra.role)} on task #${t.number} "${t.title}".${extra.instructions ? ` ${String(extra.instructions)}` : ""}`,
+};
+
+/** A notice to one agent about a task; it lands in their inbox as a message. */
+export function notice(actorId: string | null, recipientId: string, task: Task, name: keyof typeof noticeText, extra: Prisma.InputJsonObject = {}): Notice {
+  return { recipientId, teamId: task.teamId, actorId, notice: name, body: noticeText[name]!(task, extra), payload: { taskId: task.id, ...taskPayload(task), ...extra } };
 }
+
+/** What a task change records: journal rows, and notices that become messages. */
+export type Change = JournalEntry | Notice;
 
 export class TaskService {
   constructor(
     private readonly db: Database,
     private readonly journal: JournalService,
     private readonly teams: TeamService,
-    private readonly agents: AgentService,
+    private readonly messages: MessageService,
   ) {}
+
+  /** Appends the journal rows and sends the notices of one change, in its transaction. */
+  async record(w: JournalWrite, changes: Change[]): Promise<void> {
+    await w.append(...changes.filter((c): c is JournalEntry => !("notice" in c)));
+    await this.messages.notify(w, changes.filter((c): c is Notice => "notice" in c));
+  }
 
   // ---- reads -------------------------------------------------------------------
 
@@ -224,7 +240,8 @@ export class TaskService {
   async create(viewer: Viewer, teamId: string, raw: CreateTaskInput): Promise<Task> {
     const input = parseInput(createInput, raw);
     if (input.trackOrder != null && input.track == null) throw new BadInputError("trackOrder", "needs a track");
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       await this.teams.requireVisible(tx, viewer, teamId);
       const assigneeId = await this.memberId(tx, teamId, input.assignee, "assignee");
       if (input.milestoneId != null && !(await tx.milestone.findFirst({ where: { id: input.milestoneId, teamId }, select: { id: true } }))) {
@@ -260,9 +277,9 @@ export class TaskService {
       });
       if (track !== null) await this.linkIntoTrack(tx, task);
       for (const blocker of blockers) await this.link(tx, blocker, task, "explicit");
-      const entries = [taskEvent(viewer.id, task, "task.created", { priority, track, blockedBy: blockers.map((b) => b.number) })];
-      if (assigneeId && assigneeId !== viewer.id) entries.push(notice(viewer.id, assigneeId, task, "notice.task_assigned"));
-      await append(...entries);
+      const entries: Change[] = [taskEvent(viewer.id, task, "task.created", { priority, track, blockedBy: blockers.map((b) => b.number) })];
+      if (assigneeId && assigneeId !== viewer.id) entries.push(notice(viewer.id, assigneeId, task, "task_assigned"));
+      await this.record(w, entries);
       return task;
     });
   }
@@ -270,7 +287,8 @@ export class TaskService {
   /** Updates fields and status; the answer carries the verification nudge when due. */
   async update(viewer: Viewer, taskId: string, raw: UpdateTaskInput): Promise<{ task: Task; verificationNudge: string | null }> {
     const input = parseInput(updateInput, raw);
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       const before = await this.writable(tx, viewer, taskId, input.claimToken);
       const data: Prisma.TaskUncheckedUpdateInput = {};
       const changed: Record<string, unknown> = {};
@@ -302,19 +320,19 @@ export class TaskService {
       if (Object.keys(data).length === 0) return { task: before, verificationNudge: null };
 
       const task = await this.conditionalUpdate(tx, before, data);
-      const entries: JournalEntry[] = [];
+      const entries: Change[] = [];
       const statusChanged = task.status !== before.status;
       const otherChanges = Object.keys(changed).filter((k) => k !== "status" && k !== "assigneeId");
       if (otherChanges.length) entries.push(taskEvent(viewer.id, task, "task.updated", Object.fromEntries(otherChanges.map((k) => [k, changed[k]])) as Prisma.InputJsonObject));
       if (statusChanged) entries.push(taskEvent(viewer.id, task, `task.${task.status}`, { from: before.status }));
       if (task.assigneeId !== before.assigneeId) {
         entries.push(taskEvent(viewer.id, task, "task.assigned", { from: before.assigneeId }));
-        if (task.assigneeId && task.assigneeId !== viewer.id) entries.push(notice(viewer.id, task.assigneeId, task, "notice.task_assigned"));
+        if (task.assigneeId && task.assigneeId !== viewer.id) entries.push(notice(viewer.id, task.assigneeId, task, "task_assigned"));
       }
       if (statusChanged && CLOSED_STATUSES.includes(task.status as TaskStatus) && !CLOSED_STATUSES.includes(before.status as TaskStatus)) {
         entries.push(...(await this.unblockedBy(tx, viewer.id, task)));
       }
-      await append(...entries);
+      await this.record(w, entries);
       const nudge = statusChanged && task.status === "completed" ? await this.nudgeFor(tx, viewer, task) : null;
       return { task, verificationNudge: nudge };
     });
@@ -338,7 +356,8 @@ export class TaskService {
   }
 
   async removeDependency(viewer: Viewer, taskId: string, blockerId: string): Promise<Task> {
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       const task = await this.visibleInTx(tx, viewer, taskId);
       const link = await tx.taskDependency.findUnique({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } }, include: { blocker: true } });
       if (!link) throw new NotFoundError("dependency");
@@ -346,8 +365,7 @@ export class TaskService {
       await this.teams.lockBoard(tx, task.teamId);
       await tx.taskDependency.delete({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } } });
       const entries = [taskEvent(viewer.id, task, "task.dependency_removed", { blockedBy: link.blocker.number })];
-      entries.push(...(await this.readyEvents(tx, viewer.id, [taskId])));
-      await append(...entries);
+      await this.record(w, [...entries, ...(await this.readyEvents(tx, viewer.id, [taskId]))]);
       return task;
     });
   }
@@ -366,12 +384,14 @@ export class TaskService {
   async appendDashboard(viewer: Viewer, taskId: string, text: string, claimToken?: number | null): Promise<Task> {
     const { line } = parseInput(z.object({ line: boundedText(DASHBOARD_MAX).pipe(z.string().min(1, "must not be empty")) }), { line: text });
     return this.journal.write(async ({ tx, append }) => {
-      await this.writable(tx, viewer, taskId, claimToken);
+      const before = await this.writable(tx, viewer, taskId, claimToken);
+      // Locks the row and checks that no claim came in since `before` was read.
+      await this.conditionalUpdate(tx, before, { updatedAt: new Date() });
       const appended = await tx.$executeRaw`
         UPDATE "Task" SET "dashboard" = CASE WHEN "dashboard" = '' THEN ${line} ELSE "dashboard" || ${"\n" + line} END
         WHERE "id" = ${taskId} AND length("dashboard") + ${line.length + 1} <= ${DASHBOARD_MAX}`;
       if (appended === 0) throw new BadInputError("text", `the dashboard would exceed ${DASHBOARD_MAX} characters; rewrite it with writeTaskDashboard`);
-      const task = await tx.task.update({ where: { id: taskId }, data: { updatedAt: new Date() } });
+      const task = await tx.task.findUniqueOrThrow({ where: { id: taskId } });
       await append(taskEvent(viewer.id, task, "task.dashboard_appended", { length: line.length }));
       return task;
     });
@@ -380,7 +400,8 @@ export class TaskService {
   async addFinding(viewer: Viewer, taskId: string, data: unknown, claimToken?: number | null): Promise<TaskFinding> {
     const { finding } = parseInput(z.object({ finding: jsonObject(65_536) }), { finding: data });
     return this.journal.write(async ({ tx, append }) => {
-      const task = await this.writable(tx, viewer, taskId, claimToken);
+      // The conditional touch locks the row and checks that no claim came in meanwhile.
+      const task = await this.conditionalUpdate(tx, await this.writable(tx, viewer, taskId, claimToken), { updatedAt: new Date() });
       const created = await tx.taskFinding.create({ data: { taskId, authorId: viewer.id, data: finding as Prisma.InputJsonObject } });
       await append(taskEvent(viewer.id, task, "task.finding_added", { findingId: created.id }));
       return created;
@@ -390,7 +411,8 @@ export class TaskService {
   /** Gives an agent a role on a task with instructions; assigning again updates them. */
   async assignRole(viewer: Viewer, taskId: string, input: { agentName: string; role: string; instructions?: string | null }): Promise<TaskRoleAssignment> {
     const { role, instructions } = parseInput(z.object({ role: shortName, instructions: boundedText(20_000).nullish() }), input);
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       const task = await this.visibleInTx(tx, viewer, taskId);
       const agentId = (await this.memberId(tx, task.teamId, input.agentName, "agentName"))!;
       const assignment = await tx.taskRoleAssignment.upsert({
@@ -398,9 +420,9 @@ export class TaskService {
         create: { taskId, agentId, role, instructions: instructions ?? null, assignedById: viewer.id },
         update: { instructions: instructions ?? null },
       });
-      const entries = [taskEvent(viewer.id, task, "task.role_assigned", { agentId, role })];
-      if (agentId !== viewer.id) entries.push(notice(viewer.id, agentId, task, "notice.role_assigned", { role, instructions: instructions ?? null }));
-      await append(...entries);
+      const entries: Change[] = [taskEvent(viewer.id, task, "task.role_assigned", { agentId, role })];
+      if (agentId !== viewer.id) entries.push(notice(viewer.id, agentId, task, "role_assigned", { role, instructions: instructions ?? null }));
+      await this.record(w, entries);
       return assignment;
     });
   }
@@ -429,8 +451,11 @@ export class TaskService {
     if (!holder && task.holderId === viewer.id) {
       throw new ConflictError(`your claim on task #${task.number} expired at ${task.leaseExpiresAt!.toISOString()}; claim it again`);
     }
-    if (claimToken != null && claimToken !== task.claimEpoch) {
-      throw new ConflictError(`claim token ${claimToken} is stale (the task's current token is ${task.claimEpoch}); it was claimed again since`, { claimToken: task.claimEpoch });
+    // A write carrying a token says "I hold this claim": it must be live, mine and current.
+    if (claimToken != null && (claimToken !== task.claimEpoch || holder !== viewer.id)) {
+      throw new ConflictError(`claim token ${claimToken} is no longer valid for task #${task.number}: the claim was released, ran out or was taken again`, {
+        claimToken: task.claimEpoch,
+      });
     }
     return task;
   }
@@ -442,20 +467,24 @@ export class TaskService {
     return tx.task.findUniqueOrThrow({ where: { id: before.id } });
   }
 
-  /** Journal rows for tasks among `ids` that are ready now, and notices to their assignees. */
-  async readyEvents(tx: Tx, actorId: string | null, ids: string[]): Promise<JournalEntry[]> {
+  /** Journal rows for tasks among `ids` that are ready now, and notices to whoever the work is for. */
+  async readyEvents(tx: Tx, actorId: string | null, ids: string[]): Promise<Change[]> {
     if (ids.length === 0) return [];
-    const ready = await tx.task.findMany({ where: { id: { in: ids }, status: "pending", ...readyWhere(new Date()) } });
-    return ready.flatMap((t) => [
-      taskEvent(actorId, t, "task.ready"),
-      ...(t.assigneeId ? [notice(actorId, t.assigneeId, t, "notice.task_ready")] : []),
-    ]);
+    const ready = await tx.task.findMany({
+      where: { id: { in: ids }, status: "pending", ...readyWhere(new Date()) },
+      include: { roles: { select: { agentId: true } } },
+    });
+    return ready.flatMap(({ roles, ...t }) => {
+      // The work is its assignee's and every role holder's, each told once.
+      const told = new Set([...(t.assigneeId ? [t.assigneeId] : []), ...roles.map((r) => r.agentId)]);
+      return [taskEvent(actorId, t, "task.ready"), ...[...told].map((agentId) => notice(actorId, agentId, t, "task_ready"))];
+    });
   }
 
   // ---- private -------------------------------------------------------------------
 
   /** Tasks that `task` blocked and that are ready now that it closed. */
-  private async unblockedBy(tx: Tx, actorId: string, task: Task): Promise<JournalEntry[]> {
+  private async unblockedBy(tx: Tx, actorId: string, task: Task): Promise<Change[]> {
     const dependents = await tx.taskDependency.findMany({ where: { blockerId: task.id }, select: { blockedId: true } });
     return this.readyEvents(tx, actorId, dependents.map((d) => d.blockedId));
   }
