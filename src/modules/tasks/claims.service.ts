@@ -59,8 +59,12 @@ export class ClaimService {
       }
       const eligible = await tx.task.count({ where: { id: taskId, ...claimableBy(viewer.id) } });
       if (!eligible) {
-        const assignee = await tx.agent.findUnique({ where: { id: task.assigneeId! }, select: { name: true } });
-        throw new ForbiddenError(`task #${task.number} is assigned to ${assignee?.name}; only they, or an agent with a role on it, may claim it`);
+        // Read again: a claim that committed since the readiness read made its winner the
+        // assignee (on PostgreSQL), and `task` was read before it.
+        const fresh = await tx.task.findUniqueOrThrow({ where: { id: taskId }, select: { ...readinessSelect, assignee: { select: { name: true } } } });
+        const again = readinessOfRow(fresh, now);
+        if (!again.ready) throw new ConflictError(`task #${task.number} is not ready: ${again.reason}`, { state: again.state });
+        throw new ForbiddenError(`task #${task.number} is assigned to ${fresh.assignee?.name}; only they, or an agent with a role on it, may claim it`);
       }
       const claim = await this.take(tx, task, viewer, lease, now);
       if (!claim) throw new ConflictError(`task #${task.number} was claimed by another agent just now`);
