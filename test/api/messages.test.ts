@@ -190,7 +190,8 @@ describe("ask and wait", () => {
   it("holds hundreds of waiting asks without starving the server", async () => {
     const ASKS = 200;
     const journalBefore = await journalCount();
-    const asks = Array.from({ length: ASKS }, (_, i) => planner.ok(ASK, { to: [worker.name], q: `q${i}`, s: 4 }));
+    // A deadline long enough for a slow machine to send every reply in time.
+    const asks = Array.from({ length: ASKS }, (_, i) => planner.ok(ASK, { to: [worker.name], q: `q${i}`, s: 12 }));
     // While they wait, the server keeps answering, and the asked agent answers some.
     await expect.poll(async () => (await journalCount()) - journalBefore, { timeout: 15_000 }).toBeGreaterThanOrEqual(ASKS);
     const questions = await server.app.services.db.reader.message.findMany({ where: { intent: "ask", body: { startsWith: "q" }, senderId: planner.id }, select: { id: true, body: true } });

@@ -359,19 +359,20 @@ export class MessageService {
   // ---- live ----------------------------------------------------------------------
 
   /**
-   * My inbox, live: each delivery to me, after a cursor. Team messages stop when I
-   * leave or am removed from the team (the team tells me with a notice row).
+   * My inbox, live: each delivery to me, after a cursor. Deliveries are made only to
+   * members, so live rows need no check; replayed rows of a team I have left since are
+   * skipped, as the inbox query skips them.
    */
   async inboxEvents(viewer: Viewer, opts: { after?: number | null; threadId?: string | null }): Promise<AsyncIterable<JournalRow>> {
     const teams = new Set(await this.myTeamIds(viewer));
+    const replayedUpTo = await this.journal.head();
     return streamJournal(this.journal, this.tailer, {
       scope: { recipientId: viewer.id },
       after: opts.after,
       emit: (row) => {
         const p = row.payload as { teamId?: string | null; threadId?: string };
-        if (row.kind === "team.access_lost" && p.teamId) teams.delete(p.teamId);
         if (!row.kind.startsWith("message.received") && !row.kind.startsWith("notice.")) return false;
-        if (p.teamId && !teams.has(p.teamId)) return false;
+        if (p.teamId && row.id <= replayedUpTo && !teams.has(p.teamId)) return false;
         return !opts.threadId || p.threadId === opts.threadId;
       },
     });

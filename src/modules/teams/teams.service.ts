@@ -16,16 +16,6 @@ const teamName = boundedText(100).pipe(z.string().trim().min(1, "must not be emp
 const createInput = z.object({ name: teamName, description: boundedText(2000).nullish(), role });
 const updateInput = z.object({ name: teamName.nullish(), description: boundedText(2000).nullish() });
 
-/** Tells an agent's own streams (its inbox) that it left a team. */
-const accessLost = (actorId: string, agentId: string, teamId: string) => ({
-  recipientId: agentId,
-  actorId,
-  kind: "team.access_lost",
-  subjectType: "Team",
-  subjectId: teamId,
-  payload: { teamId },
-});
-
 /** Kinds of journal rows that mean an agent lost access to a team. */
 const ACCESS_LOST = new Set(["team.member_removed", "team.member_left"]);
 
@@ -126,10 +116,7 @@ export class TeamService {
       await this.requireMember(tx, teamId, agentId);
       if (agentId === team.leadId) throw new ConflictError("the lead cannot be removed; transfer the lead first (transferTeamLead)");
       await tx.teamMember.delete({ where: { teamId_agentId: { teamId, agentId } } });
-      await append(
-        { teamId, actorId: viewer.id, kind: "team.member_removed", subjectType: "Agent", subjectId: agentId },
-        accessLost(viewer.id, agentId, teamId),
-      );
+      await append({ teamId, actorId: viewer.id, kind: "team.member_removed", subjectType: "Agent", subjectId: agentId });
       return team;
     });
   }
@@ -139,10 +126,7 @@ export class TeamService {
       const team = await this.requireVisible(tx, viewer, teamId);
       if (team.leadId === viewer.id) throw new ConflictError("the lead cannot leave; transfer the lead to another member first (transferTeamLead)");
       await tx.teamMember.delete({ where: { teamId_agentId: { teamId, agentId: viewer.id } } });
-      await append(
-        { teamId, actorId: viewer.id, kind: "team.member_left", subjectType: "Agent", subjectId: viewer.id },
-        accessLost(viewer.id, viewer.id, teamId),
-      );
+      await append({ teamId, actorId: viewer.id, kind: "team.member_left", subjectType: "Agent", subjectId: viewer.id });
       return team;
     });
   }
