@@ -5,9 +5,11 @@ import type { Config } from "./config.js";
 import type { Database } from "./infra/db.js";
 import type { AnnouncementBus } from "./infra/pubsub.js";
 import { AgentService } from "./modules/agents/agents.service.js";
+import { ContextService } from "./modules/context/context.service.js";
 import { Presence } from "./modules/agents/presence.js";
 import { JournalTailer } from "./modules/journal/journal-tailer.js";
 import { JournalService } from "./modules/journal/journal.service.js";
+import { KnowledgeService } from "./modules/knowledge/knowledge.service.js";
 import { MessageService } from "./modules/messages/messages.service.js";
 import { ClaimService } from "./modules/tasks/claims.service.js";
 import { TaskService } from "./modules/tasks/tasks.service.js";
@@ -23,6 +25,8 @@ export interface Services {
   tasks: TaskService;
   claims: ClaimService;
   messages: MessageService;
+  context: ContextService;
+  knowledge: KnowledgeService;
 }
 
 export interface ServiceDeps {
@@ -42,5 +46,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const messages = new MessageService(db, journal, tailer, teams);
   const tasks = new TaskService(db, journal, teams, messages);
   const claims = new ClaimService(db, journal, teams, tasks);
-  return { db, journal, tailer, presence, agents, teams, tasks, claims, messages };
+  const context = new ContextService(db, journal, tailer, teams, tasks);
+  const knowledge = new KnowledgeService(db, journal, teams);
+  return { db, journal, tailer, presence, agents, teams, tasks, claims, messages, context, knowledge };
 }

@@ -5,5 +5,7 @@ import "../modules/journal/journal.schema.js";
 import "../modules/teams/teams.schema.js";
 import "../modules/tasks/tasks.schema.js";
 import "../modules/messages/messages.schema.js";
+import "../modules/context/context.schema.js";
+import "../modules/knowledge/knowledge.schema.js";
 
 export const schema = builder.toSchema({ sortSchema: true });
