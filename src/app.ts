@@ -2,17 +2,24 @@
 // never listens; src/main.ts and the tests do.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { GraphQLError, type ExecutionArgs } from "graphql";
-import type { OperationResult } from "graphql-ws";
 import { createYoga, useReadinessCheck } from "graphql-yoga";
+import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Logger } from "pino";
+import { Registry } from "prom-client";
+import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import type { Config } from "./config.js";
 import type { Context } from "./graphql/context.js";
 import { maskError } from "./graphql/errors.js";
 import { exampleOperations } from "./graphql/graphiql-tab.js";
+import { armorPlugins, LIMITS } from "./graphql/limits.js";
+import { createMetrics } from "./graphql/observability.js";
+import { rateLimited, useProtection } from "./graphql/protection.js";
+import { TokenBuckets } from "./graphql/rate-limit.js";
 import { schema } from "./graphql/schema.js";
 import type { Database } from "./infra/db.js";
 import type { AnnouncementBus } from "./infra/pubsub.js";
@@ -31,7 +38,11 @@ export interface App {
   services: Services;
   /** Open WebSocket connections (for tests and metrics). */
   sockets(): number;
-  /** Closes sockets (1001), stops background work and the database. */
+  /**
+   * Shuts down gracefully: stops accepting, completes every subscription, lets
+   * in-flight requests finish (bounded by SHUTDOWN_TIMEOUT_MS), closes WebSockets with
+   * 1001, stops background work and closes the database.
+   */
   close(): Promise<void>;
 }
 
@@ -58,22 +69,33 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
   const services = createServices({ config, db, bus, logger });
   services.presence.start();
   const stopSweeping = services.claims.sweepEvery(config.LEASE_SWEEP_MS, (err) => logger.error({ err }, "lease sweep failed"));
+  const agentBuckets = new TokenBuckets(config.RATE_LIMIT_PER_MINUTE);
+  const ipBuckets = new TokenBuckets(config.RATE_LIMIT_ANONYMOUS_PER_MINUTE);
+  const registry = new Registry();
+  let wss: WebSocketServer;
+  const metrics = createMetrics(registry, services, () => wss?.clients.size ?? 0);
 
   /** The agent a token belongs to: null without a token, an error for a bad one. */
-  async function viewerFor(token: string | null): Promise<Viewer | null> {
+  async function viewerFor(token: string | null, ip: string): Promise<Viewer | null> {
     if (token === null) return null;
     const viewer = await services.agents.authenticate(token);
-    if (!viewer) throw unauthenticated();
+    if (!viewer) {
+      // Guessing tokens spends the address's anonymous budget.
+      const wait = ipBuckets.take(`ip:${ip}`, 1);
+      metrics.refused(wait ? "rate_limited" : "bad_token");
+      throw wait ? rateLimited(wait, `address ${ip}`) : unauthenticated();
+    }
     services.presence.markSeen(viewer.id);
     return viewer;
   }
 
-  const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
+  const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown> }, Context>({
     schema,
     graphqlEndpoint: config.GRAPHQL_PATH,
     healthCheckEndpoint: "/healthz",
     landingPage: false,
-    graphiql: config.GRAPHIQL ? { title: "agent-hq", defaultQuery: exampleOperations } : false,
+    batching: false,
+    graphiql: config.INTROSPECTION ? { title: "agent-hq", defaultQuery: exampleOperations } : false,
     logging: logger,
     maskedErrors: {
       maskError: (error, message) =>
@@ -83,34 +105,70 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
           return requestId;
         }),
     },
-    context: async ({ request, connectionParams }) => {
+    context: async ({ request, req, connectionParams }) => {
+      const ip = req?.socket.remoteAddress ?? "unknown";
       const token = request
         ? bearer(request.headers.get("authorization"))
         : bearer(connectionParams?.authorization ?? connectionParams?.Authorization ?? connectionParams?.token);
       return {
         services,
-        viewer: await viewerFor(token),
+        viewer: await viewerFor(token, ip),
         requestId: requestScope.getStore()?.requestId ?? randomUUID(),
+        ip,
         reader: db.reader,
       };
     },
-    plugins: [useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() })],
+    plugins: [
+      useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() }),
+      usePrometheus({
+        endpoint: "/metrics",
+        registry,
+        metrics: {
+          graphql_yoga_http_duration: true,
+          graphql_envelop_request: true,
+          graphql_envelop_request_duration: true,
+          graphql_envelop_error_result: true,
+          graphql_envelop_phase_parse: true,
+          graphql_envelop_phase_validate: true,
+          graphql_envelop_phase_context: true,
+          graphql_envelop_phase_execute: true,
+          graphql_envelop_phase_subscribe: true,
+        },
+      }),
+      ...(config.INTROSPECTION ? [] : [useDisableIntrospection()]),
+      ...armorPlugins(!config.INTROSPECTION),
+      useProtection({ agents: agentBuckets, ips: ipBuckets, onRefused: (reason) => metrics.refused(reason) }),
+      metrics.plugin(logger),
+    ],
   });
 
+  // Requests in flight, so a shutdown can wait for them.
+  const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     const requestId = requestIdFrom(req);
     res.setHeader("x-request-id", requestId);
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > LIMITS.bodyBytes) {
+      res.writeHead(413, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ errors: [{ message: `the request body is ${length} bytes; the limit is ${LIMITS.bodyBytes}`, extensions: { code: "BODY_TOO_LARGE" } }] }));
+      req.resume();
+      return;
+    }
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
     requestScope.run({ requestId }, () => void yoga.requestListener(req, res));
   });
 
-  const wss = new WebSocketServer({ server, path: config.GRAPHQL_PATH });
+  wss = new WebSocketServer({ server, path: config.GRAPHQL_PATH, maxPayload: LIMITS.bodyBytes });
   const ws = useServer<Record<string, unknown> | undefined, { requestId: string }>(
     {
       // Refused at connection time (4403) unless a valid token comes in connectionParams.
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const token = bearer(params.authorization ?? params.Authorization ?? params.token);
-        return token !== null && (await services.agents.authenticate(token)) !== null;
+        const ok = token !== null && (await services.agents.authenticate(token)) !== null;
+        if (!ok) metrics.refused("bad_token");
+        return ok;
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
@@ -124,7 +182,12 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
             params: payload,
             connectionParams: ctx.connectionParams,
           });
-          const document = parse(payload.query);
+          let document;
+          try {
+            document = parse(payload.query);
+          } catch (error) {
+            return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+          }
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
           // The token is checked again for every subscription: it may have been revoked.
@@ -148,19 +211,30 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
     wss,
   );
 
+  let closing: Promise<void> | null = null;
   return {
     server,
     services,
     sockets: () => wss.clients.size,
-    close: async () => {
-      stopSweeping();
-      for (const socket of wss.clients) socket.close(1001, "server shutting down");
-      await ws.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await services.presence.stop().catch((err: unknown) => logger.error({ err }, "presence flush failed"));
-      await yoga.dispose();
-      await db.close();
-    },
+    close: () =>
+      (closing ??= (async () => {
+        server.close();
+        server.closeIdleConnections();
+        stopSweeping();
+        // Completing the streams ends SSE responses and graphql-ws subscriptions cleanly.
+        services.tailer.close();
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        for (const res of inFlight) res.destroy();
+        for (const socket of wss.clients) socket.close(1001, "server shutting down");
+        await ws.dispose();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        server.closeAllConnections();
+        await services.presence.stop().catch((err: unknown) => logger.error({ err }, "presence flush failed"));
+        await yoga.dispose();
+        await bus.close();
+        await db.close();
+      })()),
   };
 }
 

@@ -17,8 +17,17 @@ const schema = z.object({
     .default("file:./data/agent-hq.db"),
   LOG_LEVEL: z.enum(logLevels).default("info"),
   AGENT_HQ_REGISTRATION_KEY: z.string().min(8, "must be at least 8 characters when set").optional(),
+  // Set for several instances: journal announcements travel through Redis.
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, "must start with redis:// or rediss://").optional(),
   GRAPHQL_PATH: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, "must be a path such as /graphql").default("/graphql"),
-  GRAPHIQL: bool.default(true),
+  // GraphiQL, introspection and field suggestions: on for exploring, off in production.
+  INTROSPECTION: bool.default(true),
+  // Rate-limit points per minute: per agent, and per address for calls without a valid
+  // token. A query field costs 1, a mutation or subscription field 5.
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  // How long a shutdown waits for in-flight requests before closing anyway.
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   // How often the journal tailer looks for new rows even without an announcement.
   JOURNAL_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   // How often expired claims are returned to the ready queue (with a journal row each).

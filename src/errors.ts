@@ -8,6 +8,8 @@ export const errorCodes = [
   "BAD_USER_INPUT",
   "CONFLICT",
   "RATE_LIMITED",
+  "QUERY_TOO_DEEP",
+  "QUERY_TOO_COMPLEX",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -55,4 +57,17 @@ export class ConflictError extends AppError {
 
 export class RateLimitedError extends AppError {
   readonly code = "RATE_LIMITED";
+  constructor(readonly retryAfterSeconds: number, what: string) {
+    super(`${what}; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  }
+}
+
+/** A query over one of the limits in src/graphql/limits.ts. */
+export class LimitError extends AppError {
+  constructor(
+    readonly code: "QUERY_TOO_DEEP" | "QUERY_TOO_COMPLEX",
+    message: string,
+  ) {
+    super(message);
+  }
 }

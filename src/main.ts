@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./infra/db.js";
-import { createAnnouncementBus } from "./infra/pubsub.js";
+import { createAnnouncementBus, createRedisAnnouncementBus } from "./infra/pubsub.js";
 
 let config;
 try {
@@ -18,7 +18,8 @@ try {
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: "agent-hq" } });
 const db = await openDatabase(config.DATABASE_URL);
-const app = createApp({ config, db, bus: createAnnouncementBus(), logger });
+const bus = config.REDIS_URL ? await createRedisAnnouncementBus(config.REDIS_URL, logger) : createAnnouncementBus();
+const app = createApp({ config, db, bus, logger });
 
 app.server.listen(config.PORT, config.HOST, () => {
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;
@@ -33,7 +34,6 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    app.server.close();
     void app.close().then(
       () => process.exit(0),
       (err: unknown) => {

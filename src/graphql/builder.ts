@@ -1,11 +1,13 @@
 // The schema builder and its plugins; nothing else.
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from "graphql-scalars";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import type { Context } from "./context.js";
+import { complexityError, DEFAULT_PAGE, fieldComplexity, LIMITS } from "./limits.js";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -17,14 +19,19 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  plugins: [ComplexityPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  complexity: {
+    limit: { depth: LIMITS.depth, complexity: LIMITS.complexity },
+    fieldComplexity,
+    complexityError,
+  },
   prisma: {
     client: (ctx) => ctx.reader,
     dmmf: getDatamodel(),
     filterConnectionTotalCount: true,
     onUnusedQuery: null,
-    defaultConnectionSize: 20,
+    defaultConnectionSize: DEFAULT_PAGE,
     maxConnectionSize: 100,
   },
   relay: {

@@ -8,6 +8,8 @@ export interface Context {
   /** The agent whose bearer token came with the request, if any. */
   viewer: Viewer | null;
   requestId: string;
+  /** The caller's address, for limits on calls without a valid token. */
+  ip: string;
   /** Committed-data reads for the Prisma plugin's relation loading. */
   reader: PrismaClient;
 }

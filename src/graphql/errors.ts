@@ -25,6 +25,10 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   if (isGraphQLError(error) && !path) return withRequestCode(error);
   const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   if (original instanceof AppError) return toGraphQLError(original, path);
+  // Pothos refuses malformed connection arguments (both before and after, a bad cursor).
+  if (original instanceof Error && original.name === "PothosValidationError") {
+    return new GraphQLError(original.message, { path, extensions: { code: "BAD_USER_INPUT" } });
+  }
   // GraphQL's own errors (parsing, validation, variables) and those we built with a
   // code are the client's to see.
   if (isGraphQLError(original) && (original === error || original.extensions?.code)) return original;
@@ -32,9 +36,17 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   return new GraphQLError(message, { path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
 }
 
+// GraphQL Armor's refusals carry no code of their own; they are recognised here.
+const requestCodes: [RegExp, string][] = [
+  [/^Variable "\$/, "BAD_USER_INPUT"],
+  [/Aliases limit of/, "TOO_MANY_ALIASES"],
+  [/Directives limit of/, "TOO_MANY_DIRECTIVES"],
+  [/Token limit of/, "TOO_MANY_TOKENS"],
+];
+
 function withRequestCode(error: GraphQLErrorLike): Error {
   if (error.extensions?.code) return error;
-  const code = /^Variable "\$/.test(error.message) ? "BAD_USER_INPUT" : "GRAPHQL_VALIDATION_FAILED";
+  const code = requestCodes.find(([pattern]) => pattern.test(error.message))?.[1] ?? "GRAPHQL_VALIDATION_FAILED";
   return new GraphQLError(error.message, {
     nodes: (error as GraphQLError).nodes,
     extensions: { ...error.extensions, code },

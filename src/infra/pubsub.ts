@@ -1,14 +1,66 @@
 // The pub/sub that carries "the journal advanced to N" between the code that commits
-// and the tailers that read. In process by default; the Redis event target plugs in
-// here for several instances. Only the journal module publishes.
+// and the tailers that read. In process by default; with REDIS_URL, through Redis so
+// that every instance hears every commit. Only the journal module publishes, and an
+// announcement only says "look now": a lost one costs latency, never data (tailers
+// also poll the journal every JOURNAL_POLL_MS).
 import { createPubSub, type PubSub } from "@graphql-yoga/subscription";
+import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
 
 export type Announcements = {
   "journal:advanced": [cursor: number];
 };
 
-export type AnnouncementBus = PubSub<Announcements>;
+export type AnnouncementBus = PubSub<Announcements> & { close(): Promise<void> };
 
 export function createAnnouncementBus(): AnnouncementBus {
-  return createPubSub<Announcements>();
+  return Object.assign(createPubSub<Announcements>(), { close: async () => {} });
+}
+
+/**
+ * A bus over Redis. Both connections are ready before it is used (messages published
+ * before ioredis reported ready were measured to arrive reordered). While Redis is
+ * down, publishing fails fast and is dropped: mutations never wait for Redis.
+ */
+export async function createRedisAnnouncementBus(url: string, logger: Logger): Promise<AnnouncementBus> {
+  const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  // SUBSCRIBE and UNSUBSCRIBE issued while Redis is down wait in the offline queue for
+  // the reconnection, however long it takes: with ioredis's default (20 retries, about
+  // 10 s) they were rejected, unhandled, and the rejection stopped the process (measured:
+  // a subscription opened 10 s into an outage killed the server).
+  const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+  let down = false;
+  for (const [name, client] of [["publisher", publisher], ["subscriber", subscriber]] as const) {
+    client.on("error", (err: Error) => {
+      if (!down) logger.warn({ err: err.message, client: name }, "redis unavailable; journal announcements fall back to polling");
+      down = true;
+    });
+    client.on("ready", () => {
+      if (down) logger.info({ client: name }, "redis reconnected");
+      down = false;
+    });
+  }
+  // Start even while Redis is down (ioredis keeps reconnecting); wait a little for it.
+  const ready = Promise.all([publisher, subscriber].map((c) => c.connect().catch(() => new Promise((r) => c.once("ready", r)))));
+  await Promise.race([ready, new Promise((r) => setTimeout(r, 5000).unref())]);
+  // The event target does not handle a failed publish; a dropped announcement is fine.
+  const guardedPublisher = {
+    publish: (channel: string, message: string) => publisher.publish(channel, message).catch(() => 0),
+  } as unknown as Redis;
+  // Nor does it handle a failed SUBSCRIBE or UNSUBSCRIBE: they can still fail when the
+  // connection is closed on shutdown. Announcements are only a hint, so log and go on.
+  const quietly = (command: string) => (err: Error) => logger.warn({ err: err.message, command }, "redis command failed");
+  const guardedSubscriber = {
+    on: (event: string, listener: (...args: unknown[]) => void) => subscriber.on(event, listener),
+    subscribe: (...channels: string[]) => subscriber.subscribe(...channels).catch(quietly("subscribe")),
+    unsubscribe: (...channels: string[]) => subscriber.unsubscribe(...channels).catch(quietly("unsubscribe")),
+  } as unknown as Redis;
+  const eventTarget = createRedisEventTarget({ publishClient: guardedPublisher, subscribeClient: guardedSubscriber });
+  return Object.assign(createPubSub<Announcements>({ eventTarget }), {
+    close: async () => {
+      publisher.disconnect();
+      subscriber.disconnect();
+    },
+  });
 }

@@ -23,7 +23,7 @@ const migrationCount = readdirSync(join(root, "prisma/migrations/sqlite"), { wit
 /** The environment of a newcomer's shell: none of our settings, nothing from vitest. */
 function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  const ours = /^(PORT|HOST|DATABASE_URL|LOG_LEVEL|AGENT_HQ_REGISTRATION_KEY|GRAPHQL_PATH|GRAPHIQL|JOURNAL_POLL_MS|PRESENCE_FLUSH_MS|NODE_ENV|TEST_DB|VITEST.*)$/;
+  const ours = /^(PORT|HOST|DATABASE_URL|LOG_LEVEL|AGENT_HQ_REGISTRATION_KEY|GRAPHQL_PATH|INTROSPECTION|RATE_LIMIT_PER_MINUTE|RATE_LIMIT_ANONYMOUS_PER_MINUTE|SHUTDOWN_TIMEOUT_MS|LEASE_SWEEP_MS|REDIS_URL|JOURNAL_POLL_MS|PRESENCE_FLUSH_MS|NODE_ENV|TEST_DB|VITEST.*)$/;
   for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value;
   return { ...env, ...settings };
 }

@@ -1,4 +1,4 @@
-// The product stories of /work/shared/design/product.md (1–3), told as scripts through the
+// The product stories of /work/shared/design/product.md (1–5), told as scripts through the
 // real server: every agent registers and talks with its own token, over HTTP, SSE and
 // graphql-ws, exactly as agent code would.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +55,41 @@ const ADD_DEPENDENCY = `mutation($id: ID!, $blocker: ID!) { addTaskDependency(id
 const ADD_FINDING = `mutation($id: ID!, $data: JSONObject!) { addTaskFinding(id: $id, data: $data) { id data author { name } } }`;
 const BOARD = `query($t: ID!) { team(id: $t) { board } }`;
 const TEAM_TASKS = `query($t: ID!, $filter: TaskFilter) { team(id: $t) { tasks(first: 50, filter: $filter) { edges { node { id number title status assignee { name } } } } } }`;
+
+// Stories 4 and 5: shared context, topics, ask-and-wait, the journal, knowledge.
+const SET_POLICY = `mutation($t: ID!, $rules: [WriteRuleInput!]!) { setWritePolicy(teamId: $t, rules: $rules) { role agentId pattern } }`;
+const WRITE_POLICY = `query($t: ID!) { team(id: $t) { writePolicy { role pattern } } }`;
+const ENTRY = `key value version scopeType author { name } updatedAt`;
+const SET_CONTEXT = `mutation($scope: ContextScope!, $key: String!, $value: JSON!, $expected: Int) {
+  setContext(scope: $scope, key: $key, value: $value, expectedVersion: $expected) { ${ENTRY} }
+}`;
+const CONTEXT = `query($scope: ContextScope!, $key: String!) { context(scope: $scope, key: $key) { ${ENTRY} } }`;
+const CONTEXT_ENTRIES = `query($scope: ContextScope!, $pattern: String) { contextEntries(scope: $scope, pattern: $pattern) { ${ENTRY} } }`;
+const CONTEXT_HISTORY = `query($scope: ContextScope!, $key: String!, $version: Int) {
+  contextHistory(scope: $scope, key: $key, version: $version) { version value deleted author { name } createdAt }
+}`;
+const FOLLOW_TOPIC = `mutation($t: ID!, $pattern: String!) { followTopic(teamId: $t, pattern: $pattern) { pattern teamId } }`;
+const PUBLISH = `mutation($t: ID!, $topic: String!, $body: String!, $payload: JSONObject) {
+  publish(teamId: $t, topic: $topic, message: { body: $body, payload: $payload }) { id kind topic body sender { name } }
+}`;
+const TOPIC_INBOX = `{ inbox(filter: { kind: TOPIC }, oldestFirst: true) { edges { node { read message { id kind topic body payload sender { name } } } } } }`;
+const TOPIC_LIVE = `subscription($t: ID!, $pattern: String!, $after: Int) { topicEvents(teamId: $t, pattern: $pattern, after: $after) { cursor kind subjectId payload actor { name } } }`;
+const ASK = `mutation($to: [String!]!, $question: String!, $timeout: Int!) {
+  ask(to: $to, question: $question, timeoutSeconds: $timeout) {
+    timedOut unanswered
+    question { id body intent deadline }
+    reply { body intent sender { name } replyTo { id } }
+    replies { body sender { name } replyTo { id } }
+  }
+}`;
+const REPLY = `mutation($id: ID!, $body: String!) { reply(messageId: $id, message: { body: $body }) { id intent threadId } }`;
+const MESSAGE = `query($id: ID!) { message(id: $id) { id body intent deadline expired sender { name } } }`;
+const JOURNAL = `query($t: ID!) { team(id: $t) { journal(first: 100) { edges { node { cursor kind payload actor { name } } } } } }`;
+const KNOWLEDGE_FIELDS = `id title body tags author { name } task { title } createdAt`;
+const ADD_KNOWLEDGE = `mutation($t: ID!, $input: AddKnowledgeInput!) { addKnowledge(teamId: $t, input: $input) { ${KNOWLEDGE_FIELDS} } }`;
+const SEARCH_KNOWLEDGE = `query($t: ID!, $text: String!, $tags: [String!]) { searchKnowledge(teamId: $t, text: $text, tags: $tags) { rank entry { title tags author { name } } } }`;
+const RECENT_KNOWLEDGE = `query($t: ID!, $tags: [String!], $first: Int) { recentKnowledge(teamId: $t, tags: $tags, first: $first) { edges { node { title tags createdAt author { name } } } } }`;
+const TASK_KNOWLEDGE = `query($id: ID!) { task(id: $id) { title knowledge { title tags author { name } task { title } } } }`;
 
 /** A notice about a task, read from the inbox or live; `cursor` is its message ID. */
 interface Notice {
@@ -500,5 +535,414 @@ describe("story 3: the task API for agent code", () => {
     expect(await mine(researcher, { status: ["IN_PROGRESS"] })).toEqual(["Summarize pricing tiers"]);
     expect(await mine(analyst, { status: ["IN_PROGRESS"] })).toEqual(["Draft the report"]);
     expect(await mine(orchestrator)).toEqual([]);
+  });
+});
+
+// ---- Story 4 -------------------------------------------------------------------------
+
+describe("story 4: a research pipeline shares a governed team context, topics and questions", () => {
+  let orchestrator: TestAgent;
+  let researcher: TestAgent;
+  let analyst: TestAgent;
+  let writer: TestAgent;
+  let teamId: string;
+  let team: { teamId: string };
+  let researcherInbox: Subscription;
+  let analystInbox: Subscription;
+  let writerTopics: Subscription;
+  const open: Subscription[] = [];
+  const live = (sub: Subscription) => (open.push(sub), sub);
+  afterAll(async () => {
+    for (const sub of open) await sub.close();
+  });
+
+  const report = "Pricing report ready: see findings.acme";
+  const written: [() => TestAgent, string, unknown][] = [
+    [() => researcher, "findings.acme", { plans: { Pro: 49, Team: 99 }, currency: "USD" }],
+    [() => researcher, "sources.acme", ["https://acme.example/pricing"]],
+    [() => analyst, "analysis.summary", { cheapest: "Acme Pro", spread: 50 }],
+    [() => writer, "draft.intro", "Acme leads on price; Globex does not publish its prices."],
+    [() => writer, "status", "drafting"],
+  ];
+
+  /** Waits on an inbox subscription for the next question (intent ask); returns its message ID. */
+  async function nextQuestion(inbox: Subscription): Promise<string> {
+    for (;;) {
+      const result = await inbox.next(10_000);
+      if (result.errors) throw new Error(JSON.stringify(result.errors));
+      const row = result.data!.inboxEvents;
+      if (row.kind === "message.received" && row.payload.intent === "ask") return row.subjectId as string;
+    }
+  }
+
+  it("an orchestrator creates a team of a researcher, an analyst and a writer, and gives each role its keys of the team context", async () => {
+    orchestrator = await registerAgent(server, "pipeline-orchestrator");
+    researcher = await registerAgent(server, "pipeline-researcher");
+    analyst = await registerAgent(server, "pipeline-analyst");
+    writer = await registerAgent(server, "pipeline-writer");
+    teamId = (
+      await setUpTeam(orchestrator, { name: "pricing-report", description: "Competitor pricing report", role: "orchestrator" }, [
+        [researcher, "researcher"],
+        [analyst, "analyst"],
+        [writer, "writer"],
+      ])
+    ).id;
+    team = { teamId };
+
+    const { setWritePolicy } = await orchestrator.ok(SET_POLICY, {
+      t: teamId,
+      rules: [
+        { role: "researcher", patterns: ["findings*", "sources*"] },
+        { role: "analyst", patterns: ["analysis*"] },
+        { role: "writer", patterns: ["draft*", "status"] },
+      ],
+    });
+    const byPattern = (rules: { role: string; pattern: string }[]) => rules.map(({ role, pattern }) => ({ role, pattern })).sort((a, b) => a.pattern.localeCompare(b.pattern));
+    const policy = [
+      { role: "analyst", pattern: "analysis*" },
+      { role: "writer", pattern: "draft*" },
+      { role: "researcher", pattern: "findings*" },
+      { role: "researcher", pattern: "sources*" },
+      { role: "writer", pattern: "status" },
+    ];
+    expect(byPattern(setWritePolicy)).toEqual(policy);
+    for (const rule of setWritePolicy) expect(rule.agentId).toBeNull();
+    // Every member reads the policy; only the lead sets it.
+    expect(byPattern((await writer.ok(WRITE_POLICY, { t: teamId })).team.writePolicy)).toEqual(policy);
+    expect((await researcher.fails(SET_POLICY, { t: teamId, rules: [{ role: "researcher", patterns: ["*"] }] })).code).toBe("FORBIDDEN");
+  });
+
+  it("each role writes its own keys", async () => {
+    for (const [agent, key, value] of written) {
+      const { setContext } = await agent().ok(SET_CONTEXT, { scope: team, key, value });
+      expect(setContext).toMatchObject({ key, value, version: 1, scopeType: "team", author: { name: agent().name } });
+    }
+  });
+
+  it("a write outside the writer's keys is FORBIDDEN, naming the key and the rule, and changes nothing", async () => {
+    const journalBefore = await server.app.services.db.reader.journalEvent.count({ where: { teamId } });
+
+    // The analyst may not overwrite the researcher's findings.
+    const overwrite = await analyst.fails(SET_CONTEXT, { scope: team, key: "findings.acme", value: { plans: {} } });
+    expect(overwrite.code).toBe("FORBIDDEN");
+    expect(overwrite.message).toContain(`"findings.acme"`);
+    expect(overwrite.message).toContain("findings* to role researcher");
+    expect(overwrite.extensions?.key).toBe("findings.acme");
+    // A key no rule covers: the refusal says what the writer may write instead.
+    const stray = await writer.fails(SET_CONTEXT, { scope: team, key: "budget", value: 1000 });
+    expect(stray.code).toBe("FORBIDDEN");
+    expect(stray.message).toContain(`"budget"`);
+    expect(stray.message).toContain("draft*, status");
+    // The lead is bound by the rules too.
+    const byLead = await orchestrator.fails(SET_CONTEXT, { scope: team, key: "status", value: "published" });
+    expect(byLead.code).toBe("FORBIDDEN");
+    expect(byLead.message).toContain("status to role writer");
+
+    expect((await researcher.ok(CONTEXT, { scope: team, key: "findings.acme" })).context).toMatchObject({
+      version: 1,
+      value: { plans: { Pro: 49, Team: 99 }, currency: "USD" },
+      author: { name: researcher.name },
+    });
+    expect((await writer.ok(CONTEXT, { scope: team, key: "status" })).context).toMatchObject({ version: 1, value: "drafting", author: { name: writer.name } });
+    expect((await writer.ok(CONTEXT, { scope: team, key: "budget" })).context).toBeNull();
+    expect(await server.app.services.db.reader.journalEvent.count({ where: { teamId } })).toBe(journalBefore);
+  });
+
+  it("reads stay open to every member, whatever keys it may write; for anyone else the team does not exist", async () => {
+    const expected = [...written].map(([agent, key, value]) => ({ key, value, author: agent().name })).sort((a, b) => a.key.localeCompare(b.key));
+    for (const member of [orchestrator, researcher, analyst, writer]) {
+      const { contextEntries } = await member.ok(CONTEXT_ENTRIES, { scope: team });
+      expect(contextEntries.map((e: any) => ({ key: e.key, value: e.value, author: e.author.name }))).toEqual(expected);
+      expect((await member.ok(CONTEXT, { scope: team, key: "analysis.summary" })).context.value).toEqual({ cheapest: "Acme Pro", spread: 50 });
+    }
+    const outsider = await registerAgent(server, "pipeline-outsider");
+    expect((await outsider.fails(CONTEXT_ENTRIES, { scope: team })).code).toBe("NOT_FOUND");
+  });
+
+  it("the analyst and the writer follow reports.*: a report published there reaches them in the inbox and live over graphql-ws; research.raw does not", async () => {
+    for (const agent of [analyst, writer]) {
+      const { followTopic } = await agent.ok(FOLLOW_TOPIC, { t: teamId, pattern: "reports.*" });
+      expect(followTopic).toEqual({ pattern: "reports.*", teamId });
+    }
+    writerTopics = live(writer.subscribe("ws", TOPIC_LIVE, { t: teamId, pattern: "reports.*", after: 0 }));
+
+    // Two topics that reports.* does not match ('*' is exactly one segment), then the report.
+    await researcher.ok(PUBLISH, { t: teamId, topic: "research.raw", body: "Raw crawl of five pricing pages" });
+    await researcher.ok(PUBLISH, { t: teamId, topic: "reports.pricing.eu", body: "EU prices, per country" });
+    const { publish } = await researcher.ok(PUBLISH, { t: teamId, topic: "reports.pricing", body: report, payload: { keys: ["findings.acme", "sources.acme"] } });
+    expect(publish).toMatchObject({ kind: "TOPIC", topic: "reports.pricing", body: report, sender: { name: researcher.name } });
+
+    // Live: the writer's stream is in journal order, so its first event is the report, and nothing else follows.
+    const first = await writerTopics.next(10_000);
+    expect(first.errors).toBeUndefined();
+    expect(first.data!.topicEvents).toMatchObject({
+      kind: "message.published",
+      subjectId: publish.id,
+      actor: { name: researcher.name },
+      payload: { topic: "reports.pricing", recipients: 2 },
+    });
+    await expect(writerTopics.next(300)).rejects.toThrow(/no event/);
+
+    // In the inbox: each follower has the report, unread, and only it.
+    for (const agent of [analyst, writer]) {
+      expect(nodes((await agent.ok(TOPIC_INBOX)).inbox)).toEqual([
+        {
+          read: false,
+          message: { id: publish.id, kind: "TOPIC", topic: "reports.pricing", body: report, payload: { keys: ["findings.acme", "sources.acme"] }, sender: { name: researcher.name } },
+        },
+      ]);
+    }
+    // The publisher does not receive its own; the orchestrator follows nothing.
+    for (const agent of [researcher, orchestrator]) expect(nodes((await agent.ok(TOPIC_INBOX)).inbox)).toEqual([]);
+  });
+
+  it("the analyst asks the researcher a question and waits; the researcher hears it live and replies; the ask returns the reply", async () => {
+    researcherInbox = live(researcher.subscribe("ws", INBOX_LIVE, { after: 0 }));
+    const question = "Are the Acme prices monthly or annual?";
+    const started = Date.now();
+    const asking = analyst.ok(ASK, { to: [researcher.name], question, timeout: 30 });
+
+    const questionId = await nextQuestion(researcherInbox);
+    const { message } = await researcher.ok(MESSAGE, { id: questionId });
+    expect(message).toMatchObject({ body: question, intent: "ASK", expired: false, sender: { name: analyst.name } });
+    expect(new Date(message.deadline).getTime()).toBeGreaterThan(Date.now());
+    const { reply } = await researcher.ok(REPLY, { id: questionId, body: "Monthly; annual billing takes 10% off" });
+    expect(reply).toMatchObject({ intent: "REPLY", threadId: questionId });
+
+    const { ask } = await asking;
+    expect(ask).toMatchObject({
+      timedOut: false,
+      unanswered: [],
+      question: { id: questionId, body: question, intent: "ASK" },
+      reply: { body: "Monthly; annual billing takes 10% off", intent: "REPLY", sender: { name: researcher.name }, replyTo: { id: questionId } },
+    });
+    expect(ask.replies).toHaveLength(1);
+    // It returned with the reply, long before its 30 s deadline.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("the orchestrator asks all three at once; two answer in time and the writer stays silent: two replies, the writer unanswered, timed out", async () => {
+    analystInbox = live(analyst.subscribe("ws", INBOX_LIVE, { after: 0 }));
+    const question = "Can the report ship today?";
+    const started = Date.now();
+    const asking = orchestrator.ok(ASK, { to: [researcher.name, analyst.name, writer.name], question, timeout: 3 });
+
+    const answering: [TestAgent, Subscription, string][] = [
+      [researcher, researcherInbox, "Yes: the findings are complete"],
+      [analyst, analystInbox, "Yes, after one more check of the EU prices"],
+    ];
+    await Promise.all(
+      answering.map(async ([agent, inbox, answer]) => {
+        const questionId = await nextQuestion(inbox);
+        await agent.ok(REPLY, { id: questionId, body: answer });
+      }),
+    );
+
+    const { ask } = await asking;
+    const waited = Date.now() - started;
+    expect(ask.timedOut).toBe(true);
+    expect(ask.unanswered).toEqual([writer.name]);
+    expect(ask.replies.map((r: any) => [r.sender.name, r.body]).sort()).toEqual(answering.map(([agent, , answer]) => [agent.name, answer]).sort());
+    for (const r of ask.replies) expect(r.replyTo.id).toBe(ask.question.id);
+    // It waited out the deadline for the writer.
+    expect(waited).toBeGreaterThanOrEqual(2_500);
+
+    // The writer, coming back to it, sees the question expired: the asker stopped waiting.
+    const { message } = await writer.ok(MESSAGE, { id: ask.question.id });
+    expect(message).toMatchObject({ body: question, intent: "ASK", expired: true, sender: { name: orchestrator.name } });
+  });
+
+  it("every agent's actions are journaled: the team's journal names who set the policy, wrote each key, followed and published", async () => {
+    type Row = { cursor: number; kind: string; payload: any; actor: { name: string } | null };
+    const rows: Row[] = nodes((await orchestrator.ok(JOURNAL, { t: teamId })).team.journal);
+    const of = (kind: string) => rows.filter((r) => r.kind === kind);
+
+    expect(of("context.policy_set").map((r) => r.actor?.name)).toEqual([orchestrator.name]);
+    expect(of("context.policy_set")[0]!.payload.rules).toHaveLength(5);
+    // Only the writes that landed, each by its author; the refused ones left no row.
+    expect(of("context.set").map((r) => [r.actor?.name, r.payload.key, r.payload.version])).toEqual(written.map(([agent, key]) => [agent().name, key, 1]));
+    expect(of("topic.followed").map((r) => [r.actor?.name, r.payload.pattern])).toEqual([
+      [analyst.name, "reports.*"],
+      [writer.name, "reports.*"],
+    ]);
+    expect(of("message.published").map((r) => [r.actor?.name, r.payload.topic, r.payload.recipients])).toEqual([
+      [researcher.name, "research.raw", 0],
+      [researcher.name, "reports.pricing.eu", 0],
+      [researcher.name, "reports.pricing", 2],
+    ]);
+    // Oldest first, and every member reads the same journal.
+    const cursors = rows.map((r) => r.cursor);
+    expect(cursors).toEqual([...cursors].sort((a, b) => a - b));
+    expect(nodes((await writer.ok(JOURNAL, { t: teamId })).team.journal)).toEqual(rows);
+  });
+});
+
+// ---- Story 5 -------------------------------------------------------------------------
+
+describe("story 5: a blackboard of findings and a searchable knowledge base", () => {
+  let lead: TestAgent;
+  let ada: TestAgent;
+  let linus: TestAgent;
+  let teamId: string;
+  let team: { teamId: string };
+  let survey: any;
+  let writtenAt: number;
+  const findings = {
+    "findings.acme": { description: "Acme: Pro at $49 and Team at $99 a month", source: "https://acme.example/pricing", confidence: 0.9 },
+    "findings.globex": { description: "Globex publishes no prices; sales quotes on request", confidence: 0.6 },
+    "findings.initech": { description: "Initech has a free tier up to 3 seats", confidence: 0.8 },
+  };
+  const acmeFinding = findings["findings.acme"];
+  /** Entries written a few milliseconds apart have distinct creation times. */
+  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
+  const titles = (list: any[]) => list.map((x) => (x.entry ?? x).title as string);
+
+  it("a researcher writes findings on the team's blackboard, each with a description; each write records its author", async () => {
+    lead = await registerAgent(server, "kb-lead");
+    ada = await registerAgent(server, "ada", { description: "researches competitors" });
+    linus = await registerAgent(server, "linus", { description: "reviews findings" });
+    teamId = (await setUpTeam(lead, { name: "competitive-intel", role: "lead" }, [
+      [ada, "researcher"],
+      [linus, "reviewer"],
+    ])).id;
+    team = { teamId };
+    survey = (await lead.ok(CREATE_TASK, { t: teamId, input: { title: "Survey competitor pricing", assignee: "ada" } })).createTask;
+
+    writtenAt = Date.now();
+    for (const [key, value] of Object.entries(findings)) {
+      const { setContext } = await ada.ok(SET_CONTEXT, { scope: team, key, value });
+      expect(setContext).toMatchObject({ key, value, version: 1, scopeType: "team", author: { name: "ada" } });
+    }
+    await ada.ok(SET_CONTEXT, { scope: team, key: "notes.standup", value: "sync at 10:00" });
+  });
+
+  it("a reviewer reads a finding back by key: its value, author, time and version", async () => {
+    const { context } = await linus.ok(CONTEXT, { scope: team, key: "findings.acme" });
+    expect(context).toMatchObject({ key: "findings.acme", value: acmeFinding, version: 1, author: { name: "ada" } });
+    const at = new Date(context.updatedAt).getTime();
+    expect(at).toBeGreaterThanOrEqual(writtenAt - 1_000);
+    expect(at).toBeLessThanOrEqual(Date.now());
+    // A key nobody wrote reads as null.
+    expect((await linus.ok(CONTEXT, { scope: team, key: "findings.hooli" })).context).toBeNull();
+  });
+
+  it("findings are queried by key pattern, in key order", async () => {
+    const entries = async (pattern: string) => (await linus.ok(CONTEXT_ENTRIES, { scope: team, pattern })).contextEntries as any[];
+    const found = await entries("findings.*");
+    expect(found.map((e) => [e.key, e.value.description, e.author.name])).toEqual(Object.entries(findings).map(([key, value]) => [key, value.description, "ada"]));
+    expect((await entries("*.acme")).map((e) => e.key)).toEqual(["findings.acme"]);
+    expect((await entries("notes.*")).map((e) => e.key)).toEqual(["notes.standup"]);
+  });
+
+  it("a correction is compare-and-set: the reviewer writes on the version it read; the researcher's stale write is CONFLICT with the current version and changes nothing", async () => {
+    const read = (await linus.ok(CONTEXT, { scope: team, key: "findings.acme" })).context;
+    const corrected = { ...acmeFinding, description: "Acme: Pro at $49 and Team at $89 a month (annual billing)" };
+    const { setContext } = await linus.ok(SET_CONTEXT, { scope: team, key: "findings.acme", value: corrected, expected: read.version });
+    expect(setContext).toMatchObject({ version: 2, value: corrected, author: { name: "linus" } });
+
+    // Ada still holds version 1.
+    const stale = await ada.fails(SET_CONTEXT, { scope: team, key: "findings.acme", value: { ...acmeFinding, confidence: 0.95 }, expected: 1 });
+    expect(stale.code).toBe("CONFLICT");
+    expect(stale.extensions?.currentVersion).toBe(2);
+    expect((await ada.ok(CONTEXT, { scope: team, key: "findings.acme" })).context).toMatchObject({ version: 2, value: corrected, author: { name: "linus" } });
+
+    // She reads again and writes on top of the correction.
+    const merged = { ...corrected, confidence: 0.95 };
+    expect((await ada.ok(SET_CONTEXT, { scope: team, key: "findings.acme", value: merged, expected: 2 })).setContext).toMatchObject({
+      version: 3,
+      value: merged,
+      author: { name: "ada" },
+    });
+  });
+
+  it("earlier versions of a finding stay readable", async () => {
+    const { contextHistory } = await linus.ok(CONTEXT_HISTORY, { scope: team, key: "findings.acme", version: 1 });
+    expect(contextHistory).toHaveLength(1);
+    expect(contextHistory[0]).toMatchObject({ version: 1, value: acmeFinding, deleted: false, author: { name: "ada" } });
+    const all = (await linus.ok(CONTEXT_HISTORY, { scope: team, key: "findings.acme" })).contextHistory as any[];
+    expect(all.map((v) => [v.version, v.author.name])).toEqual([
+      [3, "ada"],
+      [2, "linus"],
+      [1, "ada"],
+    ]);
+  });
+
+  it("the researcher adds knowledge entries with tags, one linked to the task it was found on", async () => {
+    const claiming = (
+      await ada.ok(ADD_KNOWLEDGE, {
+        t: teamId,
+        input: {
+          title: "Claiming tasks with leases",
+          body: "Take a task with a lease of a few minutes and renew it while working; an expired lease puts the task back in the ready queue.",
+          tags: ["Leases", "coordination"],
+        },
+      })
+    ).addKnowledge;
+    expect(claiming).toMatchObject({ title: "Claiming tasks with leases", tags: ["coordination", "leases"], author: { name: "ada" }, task: null });
+    await pause();
+    const acme = (
+      await ada.ok(ADD_KNOWLEDGE, {
+        t: teamId,
+        input: {
+          title: "Acme pricing tiers",
+          body: "Acme claims its Team plan is the cheapest per seat: $89 a month with annual billing.",
+          tags: ["pricing", "acme"],
+          taskId: survey.id,
+        },
+      })
+    ).addKnowledge;
+    expect(acme).toMatchObject({ tags: ["acme", "pricing"], author: { name: "ada" }, task: { title: "Survey competitor pricing" } });
+    await pause();
+    const globex = (
+      await ada.ok(ADD_KNOWLEDGE, {
+        t: teamId,
+        input: { title: "Globex pricing", body: "Globex shows no public prices; its sales team quotes on request.", tags: ["pricing", "globex"] },
+      })
+    ).addKnowledge;
+    expect(globex).toMatchObject({ tags: ["globex", "pricing"], task: null });
+  });
+
+  it("a text search ranks the best match first and stems: 'claims' finds the entry about claiming", async () => {
+    const search = async (text: string, tags?: string[]) => (await linus.ok(SEARCH_KNOWLEDGE, { t: teamId, text, tags })).searchKnowledge as any[];
+    // A match in the title ranks above a match in the body.
+    const hits = await search("claims");
+    expect(titles(hits)).toEqual(["Claiming tasks with leases", "Acme pricing tiers"]);
+    expect(hits[0].rank).toBeGreaterThan(hits[1].rank);
+    // Every word must match.
+    expect(titles(await search("claims annual"))).toEqual(["Acme pricing tiers"]);
+    expect(titles(await search("lease"))).toEqual(["Claiming tasks with leases"]);
+    // Text without words finds nothing, and is no error.
+    expect(await search("?!")).toEqual([]);
+  });
+
+  it("entries are filtered by tag, in a search and in the recent list", async () => {
+    const search = async (text: string, tags: string[]) => titles((await linus.ok(SEARCH_KNOWLEDGE, { t: teamId, text, tags })).searchKnowledge);
+    const recent = async (tags: string[]) => titles(nodes((await linus.ok(RECENT_KNOWLEDGE, { t: teamId, tags })).recentKnowledge));
+    expect(await search("pricing", ["acme"])).toEqual(["Acme pricing tiers"]);
+    expect(await recent(["pricing"])).toEqual(["Globex pricing", "Acme pricing tiers"]);
+    // Every tag must be carried; tags are matched lowercase.
+    expect(await recent(["PRICING", "Globex"])).toEqual(["Globex pricing"]);
+    expect(await recent(["coordination"])).toEqual(["Claiming tasks with leases"]);
+  });
+
+  it("what is recent comes first: a new entry by the reviewer leads the list", async () => {
+    const recent = async (first?: number) => nodes((await ada.ok(RECENT_KNOWLEDGE, { t: teamId, first })).recentKnowledge) as any[];
+    expect(titles(await recent())).toEqual(["Globex pricing", "Acme pricing tiers", "Claiming tasks with leases"]);
+    await pause();
+    await linus.ok(ADD_KNOWLEDGE, { t: teamId, input: { title: "Initech free tier", body: "Initech's free tier stops at 3 seats; the next plan is $12 a seat.", tags: ["pricing", "initech"] } });
+    const latest = await recent(2);
+    expect(latest.map((e) => [e.title, e.author.name])).toEqual([
+      ["Initech free tier", "linus"],
+      ["Globex pricing", "ada"],
+    ]);
+    expect(new Date(latest[0].createdAt).getTime()).toBeGreaterThan(new Date(latest[1].createdAt).getTime());
+  });
+
+  it("a knowledge entry linked to a task is readable from the task", async () => {
+    const { task } = await linus.ok(TASK_KNOWLEDGE, { id: survey.id });
+    expect(task).toEqual({
+      title: "Survey competitor pricing",
+      knowledge: [{ title: "Acme pricing tiers", tags: ["acme", "pricing"], author: { name: "ada" }, task: { title: "Survey competitor pricing" } }],
+    });
   });
 });

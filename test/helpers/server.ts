@@ -37,7 +37,17 @@ export async function freshDatabase(): Promise<{ url: string; cleanup(): void }>
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await freshDatabase();
   const databaseUrl = database.url;
-  const config: Config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: "silent", PORT: "0", HOST: "127.0.0.1", JOURNAL_POLL_MS: "250", ...env });
+  const config: Config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: "silent",
+    PORT: "0",
+    HOST: "127.0.0.1",
+    JOURNAL_POLL_MS: "250",
+    // Tests drive many operations per agent; the rate-limit suite sets its own limits.
+    RATE_LIMIT_PER_MINUTE: "10000000",
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: "10000000",
+    ...env,
+  });
   const db = await openDatabase(config.DATABASE_URL);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const app = createApp({ config, db, bus: createAnnouncementBus(), logger });
@@ -49,8 +59,6 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     databaseUrl,
     app,
     close: async () => {
-      app.server.closeAllConnections();
-      await new Promise<void>((resolve) => app.server.close(() => resolve()));
       await app.close();
       database.cleanup();
     },

@@ -10,7 +10,7 @@ describe("loadConfig", () => {
       DATABASE_URL: "file:./data/agent-hq.db",
       LOG_LEVEL: "info",
       GRAPHQL_PATH: "/graphql",
-      GRAPHIQL: true,
+      INTROSPECTION: true,
       database: "sqlite",
     });
     expect(config.AGENT_HQ_REGISTRATION_KEY).toBeUndefined();
@@ -27,7 +27,7 @@ describe("loadConfig", () => {
   });
 
   it("reads numbers and booleans", () => {
-    expect(loadConfig({ PORT: "8080", GRAPHIQL: "false" })).toMatchObject({ PORT: 8080, GRAPHIQL: false });
+    expect(loadConfig({ PORT: "8080", INTROSPECTION: "false" })).toMatchObject({ PORT: 8080, INTROSPECTION: false });
   });
 
   it("lists every bad setting in one ConfigError", () => {

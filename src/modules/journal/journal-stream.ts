@@ -34,11 +34,14 @@ export function streamJournal(journal: JournalService, tailer: JournalTailer, op
     const backlog: JournalRow[] = [];
     let wake: (() => void) | null = null;
     let overflowed = false;
-    const registration = await tailer.listen((rows) => {
-      for (const row of rows) if (inScope(scope, row)) backlog.push(row);
-      if (backlog.length > MAX_BACKLOG) overflowed = true;
-      wake?.();
-    });
+    const registration = await tailer.listen(
+      (rows) => {
+        for (const row of rows) if (inScope(scope, row)) backlog.push(row);
+        if (backlog.length > MAX_BACKLOG) overflowed = true;
+        wake?.();
+      },
+      () => stop(),
+    );
     let stopped = false;
     void stop.then(() => {
       stopped = true;

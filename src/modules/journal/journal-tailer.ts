@@ -18,6 +18,9 @@ export interface TailerStats {
 
 export class JournalTailer {
   private readonly listeners = new Set<JournalListener>();
+  /** Called to end each listener's stream when the server shuts down. */
+  private readonly closers = new Map<JournalListener, () => void>();
+  private closed = false;
   private position = 0;
   private started: Promise<void> | null = null;
   private reading: Promise<void> | null = null;
@@ -37,16 +40,28 @@ export class JournalTailer {
    * Registers a listener. Every row with a cursor above the returned position will be
    * handed to it; every row at or below it was already committed when this resolved.
    */
-  async listen(listener: JournalListener): Promise<{ position: number; stop: () => void }> {
+  async listen(listener: JournalListener, onClose?: () => void): Promise<{ position: number; stop: () => void }> {
+    if (this.closed) throw new Error("the server is shutting down");
     this.listeners.add(listener);
+    if (onClose) this.closers.set(listener, onClose);
     await this.start();
     return {
       position: this.position,
       stop: () => {
         this.listeners.delete(listener);
+        this.closers.delete(listener);
         if (this.listeners.size === 0) this.halt();
       },
     };
+  }
+
+  /** Ends every listener's stream (they complete normally) and stops tailing. */
+  close(): void {
+    this.closed = true;
+    for (const close of [...this.closers.values()]) close();
+    this.listeners.clear();
+    this.closers.clear();
+    this.halt();
   }
 
   stats(): TailerStats {

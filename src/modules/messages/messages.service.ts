@@ -251,13 +251,17 @@ export class MessageService {
       replies.set(senderId, messageId);
       if (replies.size === from.size) done();
     };
-    const listener = await this.tailer.listen((rows) => {
-      for (const row of rows) {
-        if (row.recipientId === viewer.id && row.kind === "message.received" && (row.payload as { replyToId?: string }).replyToId === question.id) {
-          take(row.actorId, row.subjectId);
+    const listener = await this.tailer.listen(
+      (rows) => {
+        for (const row of rows) {
+          if (row.recipientId === viewer.id && row.kind === "message.received" && (row.payload as { replyToId?: string }).replyToId === question.id) {
+            take(row.actorId, row.subjectId);
+          }
         }
-      }
-    });
+      },
+      // A shutdown answers with the replies so far.
+      () => done(),
+    );
     const timer = setTimeout(done, Math.max(0, deadline.getTime() - Date.now()));
     try {
       // Replies committed before the listener was registered are in the database.

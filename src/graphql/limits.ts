@@ -1,0 +1,57 @@
+// Query limits: what one operation may ask for. Depth and cost are checked by Pothos'
+// complexity plugin (it knows the schema's lists and connection page sizes); aliases,
+// directives and tokens by GraphQL Armor's validation rules. Each refusal has its own
+// code and says the limit.
+import { getNamedType, getNullableType, GraphQLList, type GraphQLField } from "graphql";
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
+import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
+import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions";
+import { LimitError } from "../errors.js";
+
+export const LIMITS = {
+  // Armor's default of 6 is too low here: a connection adds two levels (edges, node), and
+  // a board page with each task's blockers and their assignees is 8 deep
+  // (team.tasks.edges.node.blockedBy.blocker.assignee.name).
+  depth: 12,
+  // Each field costs 1; a list multiplies what is under it by 10, a connection by its page
+  // size (first/last, default 20, at most 100). A page of 100 tasks with assignees,
+  // blockers and readiness costs about 5,000.
+  complexity: 10_000,
+  aliases: 15,
+  directives: 50,
+  // Armor's default (1,000) is too low for GraphiQL, which sends its whole tab of example
+  // operations with every request.
+  tokens: 3_000,
+  // Request bodies, checked before parsing.
+  bodyBytes: 1_000_000,
+} as const;
+
+export const DEFAULT_PAGE = 20;
+
+/**
+ * Field cost for the complexity plugin: connection fields multiply by their page size,
+ * lists by 10, everything else costs 1. (The edges of a connection cost 1: the page size
+ * is already counted on the connection field.)
+ */
+export function fieldComplexity<C>(args: Record<string, unknown>, _ctx: C, field: GraphQLField<unknown, C>) {
+  const page = (args.first ?? args.last) as number | undefined;
+  if (getNamedType(field.type).name.endsWith("Connection")) return { field: 1, multiplier: Math.min(Math.max(page ?? DEFAULT_PAGE, 1), 100) };
+  if (field.name === "edges") return { field: 1, multiplier: 1 };
+  return getNullableType(field.type) instanceof GraphQLList ? { field: 1, multiplier: 10 } : 1;
+}
+
+export function complexityError(kind: string, result: { depth: number; complexity: number; breadth: number }): Error {
+  if (kind === "Depth") return new LimitError("QUERY_TOO_DEEP", `the query is ${result.depth} levels deep; the limit is ${LIMITS.depth}`);
+  return new LimitError("QUERY_TOO_COMPLEX", `the query would cost ${result.complexity}; the limit is ${LIMITS.complexity} (lower first/last on connections or select less)`);
+}
+
+/** Armor's validation rules; their errors are recognised by errors.ts (requestErrorCode). */
+export function armorPlugins(hideSuggestions: boolean) {
+  return [
+    maxAliasesPlugin({ n: LIMITS.aliases, exposeLimits: true }),
+    maxDirectivesPlugin({ n: LIMITS.directives, exposeLimits: true }),
+    maxTokensPlugin({ n: LIMITS.tokens, exposeLimits: true }),
+    ...(hideSuggestions ? [blockFieldSuggestionsPlugin()] : []),
+  ];
+}

@@ -1,0 +1,57 @@
+// Operation-level protection, one Yoga plugin: every operation but registration and
+// introspection needs a valid token, and each agent (or IP, without a token) spends
+// rate-limit points: a query field 1, a mutation or subscription field 5.
+import { GraphQLError, getOperationAST, Kind, type DocumentNode, type ExecutionResult } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { Context } from "./context.js";
+import type { TokenBuckets } from "./rate-limit.js";
+
+const PUBLIC_FIELDS = new Set(["registerAgent", "__schema", "__type", "__typename"]);
+const WEIGHT = { query: 1, mutation: 5, subscription: 5 } as const;
+
+export interface ProtectionOptions {
+  agents: TokenBuckets;
+  ips: TokenBuckets;
+  onRefused(kind: "unauthenticated" | "rate_limited"): void;
+}
+
+export function rateLimited(retryAfterSeconds: number, who: string): GraphQLError {
+  return new GraphQLError(`rate limit exceeded for ${who}; retry in ${retryAfterSeconds} s`, {
+    extensions: { code: "RATE_LIMITED", retryAfterSeconds, http: { status: 429, headers: { "retry-after": String(retryAfterSeconds) } } },
+  });
+}
+
+export function useProtection(options: ProtectionOptions): Plugin<Context> {
+  const refuse = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }): ExecutionResult | null => {
+    const operation = getOperationAST(args.document, args.operationName);
+    if (!operation) return null;
+    const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : "?"));
+    const ctx = args.contextValue as Context;
+    if (!ctx.viewer && roots.some((f) => !PUBLIC_FIELDS.has(f))) {
+      options.onRefused("unauthenticated");
+      return {
+        errors: [
+          new GraphQLError("this operation needs a bearer token (Authorization: Bearer <token>); registerAgent gives you one", {
+            extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
+          }),
+        ],
+      };
+    }
+    const fields = Math.max(1, roots.filter((f) => !f.startsWith("__")).length);
+    const cost = WEIGHT[operation.operation] * fields;
+    const wait = ctx.viewer ? options.agents.take(`agent:${ctx.viewer.id}`, cost) : options.ips.take(`ip:${ctx.ip}`, cost);
+    if (wait === 0) return null;
+    options.onRefused("rate_limited");
+    return { errors: [rateLimited(wait, ctx.viewer ? `agent ${ctx.viewer.name}` : `address ${ctx.ip}`)] };
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refusal = refuse(args);
+      if (refusal) setResultAndStopExecution(refusal);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refusal = refuse(args);
+      if (refusal) setResultAndStopExecution(refusal);
+    },
+  };
+}
