@@ -96,6 +96,19 @@ interface Draft {
   extraPayload?: Prisma.InputJsonObject;
 }
 
+/** The parts of a draft that come from what an agent wrote. */
+function written(viewer: Viewer, input: z.output<typeof teamInput>, replyTo: Message | null, defaultIntent: Intent) {
+  return {
+    senderId: viewer.id,
+    intent: input.intent ?? (replyTo ? "reply" : defaultIntent),
+    priority: input.priority,
+    body: input.body,
+    payload: input.payload as Prisma.InputJsonObject | null,
+    replyTo,
+    deliveryKind: "message.received",
+  };
+}
+
 export class MessageService {
   constructor(
     private readonly db: Database,
@@ -112,17 +125,7 @@ export class MessageService {
     return this.journal.write(async (w) => {
       const recipients = await this.reachable(w.tx, viewer, input.to);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
-      return this.deliver(w, recipients.map((r) => r.id), {
-        kind: "direct",
-        teamId: null,
-        senderId: viewer.id,
-        intent: input.intent ?? (replyTo ? "reply" : "inform"),
-        priority: input.priority,
-        body: input.body,
-        payload: input.payload as Prisma.InputJsonObject | null,
-        replyTo,
-        deliveryKind: "message.received",
-      });
+      return this.deliver(w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -133,17 +136,7 @@ export class MessageService {
       await this.teams.requireVisible(w.tx, viewer, teamId);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       const members = await w.tx.teamMember.findMany({ where: { teamId, agentId: { not: viewer.id } }, select: { agentId: true } });
-      return this.deliver(w, members.map((m) => m.agentId), {
-        kind: "broadcast",
-        teamId,
-        senderId: viewer.id,
-        intent: input.intent ?? "inform",
-        priority: input.priority,
-        body: input.body,
-        payload: input.payload as Prisma.InputJsonObject | null,
-        replyTo,
-        deliveryKind: "message.received",
-      });
+      return this.deliver(w, members.map((m) => m.agentId), { kind: "broadcast", teamId, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -158,18 +151,7 @@ export class MessageService {
         select: { agentId: true, pattern: true },
       });
       const followers = [...new Set(follows.filter((f) => topicMatches(f.pattern, input.topic)).map((f) => f.agentId))];
-      return this.deliver(w, followers, {
-        kind: "topic",
-        teamId,
-        senderId: viewer.id,
-        topic: input.topic,
-        intent: input.intent ?? "inform",
-        priority: input.priority,
-        body: input.body,
-        payload: input.payload as Prisma.InputJsonObject | null,
-        replyTo,
-        deliveryKind: "message.received",
-      });
+      return this.deliver(w, followers, { kind: "topic", teamId, topic: input.topic, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -179,17 +161,7 @@ export class MessageService {
     return this.journal.write(async (w) => {
       const replyTo = (await this.replyTarget(w.tx, viewer, messageId))!;
       if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
-      return this.deliver(w, [replyTo.senderId], {
-        kind: "direct",
-        teamId: null,
-        senderId: viewer.id,
-        intent: input.intent ?? "reply",
-        priority: input.priority,
-        body: input.body,
-        payload: input.payload as Prisma.InputJsonObject | null,
-        replyTo,
-        deliveryKind: "message.received",
-      });
+      return this.deliver(w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
     });
   }
 
