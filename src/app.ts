@@ -60,6 +60,18 @@ function bearer(value: unknown): string | null {
   return match ? match[1]! : value.trim() || null;
 }
 
+/** Bodies are measured before anything reads them: a length is required, and bounded. */
+function bodyRefusal(req: IncomingMessage): { status: number; code: string; message: string } | null {
+  const length = req.headers["content-length"];
+  if (length === undefined) {
+    return req.headers["transfer-encoding"] ? { status: 411, code: "LENGTH_REQUIRED", message: "send the request body with a Content-Length header" } : null;
+  }
+  if (Number(length) > LIMITS.bodyBytes) {
+    return { status: 413, code: "BODY_TOO_LARGE", message: `the request body is ${length} bytes; the limit is ${LIMITS.bodyBytes}` };
+  }
+  return null;
+}
+
 const unauthenticated = () =>
   new GraphQLError("the bearer token is unknown or revoked; register again or use a valid token", {
     extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
@@ -147,10 +159,10 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
   const server = createServer((req, res) => {
     const requestId = requestIdFrom(req);
     res.setHeader("x-request-id", requestId);
-    const length = Number(req.headers["content-length"] ?? 0);
-    if (length > LIMITS.bodyBytes) {
-      res.writeHead(413, { "content-type": "application/json", connection: "close" });
-      res.end(JSON.stringify({ errors: [{ message: `the request body is ${length} bytes; the limit is ${LIMITS.bodyBytes}`, extensions: { code: "BODY_TOO_LARGE" } }] }));
+    const refusal = bodyRefusal(req);
+    if (refusal) {
+      res.writeHead(refusal.status, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] }));
       req.resume();
       return;
     }

@@ -45,8 +45,10 @@ const requestCodes: [RegExp, string][] = [
 ];
 
 function withRequestCode(error: GraphQLErrorLike): Error {
-  if (error.extensions?.code) return error;
-  const code = requestCodes.find(([pattern]) => pattern.test(error.message))?.[1] ?? "GRAPHQL_VALIDATION_FAILED";
+  // A limit's own code wins over the generic one Yoga may have stamped on while parsing.
+  const specific = requestCodes.find(([pattern]) => pattern.test(error.message))?.[1];
+  if (error.extensions?.code && !specific) return error;
+  const code = specific ?? "GRAPHQL_VALIDATION_FAILED";
   return new GraphQLError(error.message, {
     nodes: (error as GraphQLError).nodes,
     extensions: { ...error.extensions, code },

@@ -6,6 +6,7 @@ import { getOperationAST, Kind, type DocumentNode, type ExecutionResult } from "
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { AppError } from "../errors.js";
 import type { Services } from "../services.js";
 import type { Context } from "./context.js";
 
@@ -50,8 +51,10 @@ export function createMetrics(registry: Registry, services: Services, sockets: (
       const done = (ctx: Context, document: DocumentNode, operationName: string | null | undefined, started: number, result: ExecutionResult | null) => {
         const operation = getOperationAST(document, operationName);
         const type = operation?.operation ?? "unknown";
-        const name = operationName ?? firstField(operation?.selectionSet.selections[0]) ?? "anonymous";
-        const outcome = result?.errors?.length ? String(result.errors[0]!.extensions?.code ?? "ERROR") : "ok";
+        const name = operationName ?? operation?.name?.value ?? firstField(operation?.selectionSet.selections[0]) ?? "anonymous";
+        // Results are seen before masking: a domain error's code is on its original error.
+        const first = result?.errors?.[0] as { extensions?: { code?: unknown }; originalError?: unknown } | undefined;
+        const outcome = !first ? "ok" : String(first.extensions?.code ?? (first.originalError instanceof AppError ? first.originalError.code : "INTERNAL_SERVER_ERROR"));
         const seconds = (performance.now() - started) / 1000;
         operations.inc({ operation: name, type, outcome });
         durations.observe({ type }, seconds);

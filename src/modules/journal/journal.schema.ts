@@ -20,7 +20,8 @@ export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 100;
 
 /** Reads `first` and `after` of a journal connection; the cursor is the journal cursor. */
-export function journalPageArgs(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }) {
+export function journalPageArgs(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null; kinds?: readonly string[] | null }) {
+  if (args.kinds && new Set(args.kinds).size > 100) throw new BadInputError("kinds", "at most 100 kinds");
   if (args.last != null || args.before != null) throw new BadInputError("last", "the journal pages forward only: use first and after");
   const first = args.first ?? DEFAULT_PAGE;
   if (first < 1 || first > MAX_PAGE) throw new BadInputError("first", `must be between 1 and ${MAX_PAGE}`);

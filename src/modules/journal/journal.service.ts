@@ -69,7 +69,7 @@ export class JournalService {
   /** Rows in a scope after a cursor, oldest first. */
   readAfter(scope: JournalScope, after: number, limit: number, kinds?: readonly string[]): Promise<JournalRow[]> {
     return this.db.reader.journalEvent.findMany({
-      where: { ...scopeWhere(scope), id: { gt: after }, ...(kinds?.length ? { kind: { in: [...kinds] } } : {}) },
+      where: { ...scopeWhere(scope), id: { gt: after }, ...(kinds?.length ? { kind: { in: [...new Set(kinds)] } } : {}) },
       orderBy: { id: "asc" },
       take: limit,
     });

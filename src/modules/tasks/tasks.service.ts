@@ -162,7 +162,7 @@ export class TaskService {
   /** The where-clause of a filtered list; the assignee is named by agent name. */
   async listWhere(viewer: Viewer, base: Prisma.TaskWhereInput, filter: TaskFilter): Promise<Prisma.TaskWhereInput> {
     const and: Prisma.TaskWhereInput[] = [base, TaskService.visibleTo(viewer.id)];
-    if (filter.status?.length) and.push({ status: { in: [...filter.status] } });
+    if (filter.status?.length) and.push({ status: { in: [...new Set(filter.status)] } });
     if (filter.assignee != null) and.push({ assignee: { name: filter.assignee } });
     if (filter.milestoneId != null) and.push({ milestoneId: filter.milestoneId });
     if (filter.track != null) and.push({ track: filter.track });
