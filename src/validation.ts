@@ -23,8 +23,34 @@ export const boundedText = (max: number) =>
 /** A short name: letters, digits, spaces, '.', '_' or '-', 1–64 characters (roles, tracks). */
 export const shortName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, "1–64 characters: letters, digits, spaces, '.', '_' or '-'");
 
-/** A JSON object (not an array or a scalar) of bounded size. */
+export const JSON_DEPTH_MAX = 64;
+
+/**
+ * Why a JSON value is too large or too deep, or null. Walks the value without recursion
+ * (JSON.stringify on a value nested thousands deep overflows the stack).
+ */
+export function jsonRefusal(value: unknown, maxBytes: number): string | null {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (depth > JSON_DEPTH_MAX) return `must be nested at most ${JSON_DEPTH_MAX} levels deep`;
+    if (v !== null && typeof v === "object") for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return JSON.stringify(value).length > maxBytes ? `must be at most ${maxBytes} bytes as JSON` : null;
+}
+
+/** Any JSON value of bounded size and depth. */
+export const jsonValue = (maxBytes: number) =>
+  z.unknown().superRefine((v, ctx) => {
+    const refusal = v === undefined ? "is required" : jsonRefusal(v, maxBytes);
+    if (refusal) ctx.addIssue({ code: "custom", message: refusal });
+  });
+
+/** A JSON object (not an array or a scalar) of bounded size and depth. */
 export const jsonObject = (maxBytes: number) =>
   z
     .custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be a JSON object")
-    .refine((v) => JSON.stringify(v).length <= maxBytes, `must be at most ${maxBytes} bytes as JSON`);
+    .superRefine((v, ctx) => {
+      const refusal = jsonRefusal(v, maxBytes);
+      if (refusal) ctx.addIssue({ code: "custom", message: refusal });
+    });

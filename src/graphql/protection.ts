@@ -1,6 +1,7 @@
 // Operation-level protection, one Yoga plugin: every operation but registration and
-// introspection needs a valid token, and each agent (or IP, without a token) spends
-// rate-limit points: a query field 1, a mutation or subscription field 5.
+// introspection needs a valid token, each agent (or IP, without a token) spends
+// rate-limit points (a query field 1, a mutation or subscription field 5), and no text
+// may carry a NUL character (PostgreSQL cannot store or compare one).
 import { GraphQLError, getOperationAST, Kind, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "./context.js";
@@ -22,9 +23,12 @@ export function rateLimited(retryAfterSeconds: number, who: string): GraphQLErro
 }
 
 export function useProtection(options: ProtectionOptions): Plugin<Context> {
-  const refuse = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }): ExecutionResult | null => {
+  const refuse = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): ExecutionResult | null => {
     const operation = getOperationAST(args.document, args.operationName);
     if (!operation) return null;
+    if (args.document.loc?.source.body.includes("\u0000") || hasNul(args.variableValues)) {
+      return { errors: [new GraphQLError("text must not contain NUL characters (U+0000)", { extensions: { code: "BAD_USER_INPUT" } })] };
+    }
     const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : "?"));
     const ctx = args.contextValue as Context;
     if (!ctx.viewer && roots.some((f) => !PUBLIC_FIELDS.has(f))) {
@@ -54,4 +58,21 @@ export function useProtection(options: ProtectionOptions): Plugin<Context> {
       if (refusal) setResultAndStopExecution(refusal);
     },
   };
+}
+
+/** Whether any string in a JSON value contains U+0000 (walked without recursion). */
+function hasNul(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return true;
+    } else if (v !== null && typeof v === "object") {
+      for (const [key, child] of Object.entries(v)) {
+        if (key.includes("\u0000")) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
 }

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import { Prisma, type ContextEntry, type ContextVersion, type WriteRule } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
-import { parseInput, shortName } from "../../validation.js";
+import { jsonValue, parseInput, shortName } from "../../validation.js";
 import { isUniqueViolation, type Viewer } from "../agents/agents.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
@@ -34,7 +34,7 @@ const VALUE_MAX = 65_536;
 const LIST_MAX = 100;
 
 const keyInput = z.string().regex(KEY, "1–200 characters: letters, digits, '_', '.', ':', '/' or '-', starting with a letter, digit or '_'");
-const valueInput = z.unknown().refine((v) => v !== undefined && JSON.stringify(v).length <= VALUE_MAX, `must be JSON of at most ${VALUE_MAX} bytes`);
+const valueInput = jsonValue(VALUE_MAX);
 const versionInput = z.number().int().min(0, "must be 0 (the key must not exist) or a version").nullish();
 const ruleInput = z.object({
   role: shortName.nullish(),

@@ -156,8 +156,11 @@ export class MessageService {
   }
 
   /** Replies to a message's sender, in its thread. */
-  async reply(viewer: Viewer, messageId: string, raw: Omit<TeamMessageInput, "replyToId">): Promise<Message> {
+  async reply(viewer: Viewer, messageId: string, raw: TeamMessageInput): Promise<Message> {
     const input = parseInput(teamInput, raw);
+    if (input.replyToId != null && input.replyToId !== messageId) {
+      throw new BadInputError("replyToId", "reply answers messageId; leave replyToId out (or use sendMessage to reply elsewhere)");
+    }
     return this.journal.write(async (w) => {
       const replyTo = (await this.replyTarget(w.tx, viewer, messageId))!;
       if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
@@ -276,8 +279,13 @@ export class MessageService {
   /** Marks messages read: these IDs, everything up to and including `upTo`, or everything from one sender. */
   async markRead(viewer: Viewer, which: { ids?: string[] | null; upTo?: string | null; from?: string | null }): Promise<number> {
     const where: Prisma.MessageDeliveryWhereInput = { agentId: viewer.id, readAt: null };
-    if (which.ids) where.messageId = { in: which.ids };
-    else if (which.upTo) where.messageId = { lte: which.upTo };
+    if (which.ids) where.messageId = { in: [...new Set(which.ids)] };
+    else if (which.upTo != null) {
+      // Message IDs are time-ordered (UUIDv7): "up to" is an ID comparison, of a message I received.
+      const delivery = await this.db.reader.messageDelivery.findUnique({ where: { messageId_agentId: { messageId: which.upTo, agentId: viewer.id } } });
+      if (!delivery) throw new NotFoundError("message in your inbox");
+      where.messageId = { lte: which.upTo };
+    }
     if (which.from != null) where.message = { sender: { name: which.from } };
     return this.journal.write(async ({ tx, append }) => {
       const { count } = await tx.messageDelivery.updateMany({ where, data: { readAt: new Date() } });
@@ -340,6 +348,7 @@ export class MessageService {
    * skipped, as the inbox query skips them.
    */
   async inboxEvents(viewer: Viewer, opts: { after?: number | null; threadId?: string | null }): Promise<AsyncIterable<JournalRow>> {
+    if (opts.threadId != null) await this.get(viewer, opts.threadId);
     const teams = new Set(await this.myTeamIds(viewer));
     const replayedUpTo = await this.journal.head();
     return streamJournal(this.journal, this.tailer, {

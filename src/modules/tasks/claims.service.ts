@@ -29,7 +29,7 @@ const leaseInput = z.object({
     .nullish(),
 });
 
-const nextInput = leaseInput.extend({ role: shortName.nullish(), track: shortName.nullish(), milestoneId: z.string().max(64).nullish() });
+const nextInput = leaseInput.extend({ role: shortName.nullish(), track: shortName.nullish(), milestoneId: z.string().min(1).max(64).nullish() });
 
 // claim-next reads this many candidates at a time. On PostgreSQL racing workers may take
 // all of them first; it then reads again, and answers "nothing ready" only when a read
@@ -82,6 +82,7 @@ export class ClaimService {
     const input = parseInput(nextInput, options);
     const lease = leaseOf(input.leaseSeconds);
     await this.teams.get(viewer, teamId);
+    if (input.milestoneId != null) await this.tasks.requireMilestone(this.db.reader, teamId, input.milestoneId);
     for (let round = 0; round < ROUNDS; round++) {
       const result = await this.journal.write(async ({ tx, append }) => {
         const now = new Date();

@@ -354,6 +354,7 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: async (_root, { teamId, after, taskId, assignee, kinds }, ctx) => {
       const viewer = requireViewer(ctx);
+      await ctx.services.tasks.checkEventFilter(viewer, String(teamId), { taskId: taskId == null ? null : String(taskId), assigneeId: assignee == null ? null : String(assignee) });
       const events = await ctx.services.teams.events(viewer, String(teamId), {
         after,
         kinds,

@@ -211,6 +211,13 @@ export class TaskService {
     );
   }
 
+  /** NOT_FOUND unless the filters of a task-event subscription name a task and a member of the team. */
+  async checkEventFilter(viewer: Viewer, teamId: string, filter: { taskId: string | null; assigneeId: string | null }): Promise<void> {
+    await this.teams.get(viewer, teamId);
+    if (filter.taskId != null && (await this.get(viewer, filter.taskId)).teamId !== teamId) throw new NotFoundError("task");
+    if (filter.assigneeId != null && !(await this.teams.isMember(filter.assigneeId, teamId))) throw new NotFoundError("team member");
+  }
+
   milestones(teamId: string): Promise<Milestone[]> {
     return this.db.reader.milestone.findMany({ where: { teamId }, orderBy: { createdAt: "asc" } });
   }
@@ -244,9 +251,7 @@ export class TaskService {
       const { tx } = w;
       await this.teams.requireVisible(tx, viewer, teamId);
       const assigneeId = await this.memberId(tx, teamId, input.assignee, "assignee");
-      if (input.milestoneId != null && !(await tx.milestone.findFirst({ where: { id: input.milestoneId, teamId }, select: { id: true } }))) {
-        throw new BadInputError("milestoneId", "no such milestone in this team");
-      }
+      if (input.milestoneId != null) await this.requireMilestone(tx, teamId, input.milestoneId);
       const blockers = await this.sameTeamTasks(tx, teamId, input.blockedBy ?? [], "blockedBy");
       // First write of the transaction: serializes this team's board on PostgreSQL.
       const number = await this.teams.takeTaskNumber(tx, teamId);
@@ -428,6 +433,13 @@ export class TaskService {
   }
 
   // ---- shared within the task board ------------------------------------------------
+
+  /** BAD_USER_INPUT unless the milestone belongs to the team. */
+  async requireMilestone(tx: Tx, teamId: string, milestoneId: string): Promise<void> {
+    if (!(await tx.milestone.findFirst({ where: { id: milestoneId, teamId }, select: { id: true } }))) {
+      throw new BadInputError("milestoneId", "no such milestone in this team");
+    }
+  }
 
   /** A task of the viewer's teams, read in the write transaction. */
   async visibleInTx(tx: Tx, viewer: Viewer, taskId: string): Promise<Task> {
