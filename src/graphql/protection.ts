@@ -2,7 +2,7 @@
 // introspection needs a valid token, each agent (or IP, without a token) spends
 // rate-limit points (a query field 1, a mutation or subscription field 5), and no text
 // may carry a NUL character (PostgreSQL cannot store or compare one).
-import { GraphQLError, getOperationAST, Kind, type DocumentNode, type ExecutionResult } from "graphql";
+import { BREAK, GraphQLError, getOperationAST, Kind, visit, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "./context.js";
 import type { TokenBuckets } from "./rate-limit.js";
@@ -26,7 +26,7 @@ export function useProtection(options: ProtectionOptions): Plugin<Context> {
   const refuse = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): ExecutionResult | null => {
     const operation = getOperationAST(args.document, args.operationName);
     if (!operation) return null;
-    if (args.document.loc?.source.body.includes("\u0000") || hasNul(args.variableValues)) {
+    if (documentHasNul(args.document) || hasNul(args.variableValues)) {
       return { errors: [new GraphQLError("text must not contain NUL characters (U+0000)", { extensions: { code: "BAD_USER_INPUT" } })] };
     }
     const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : "?"));
@@ -75,4 +75,17 @@ function hasNul(value: unknown): boolean {
     }
   }
   return false;
+}
+
+/** Whether a string literal of the document holds U+0000 once parsed ("\\u0000" escapes one in). */
+function documentHasNul(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    StringValue(node) {
+      if (!node.value.includes("\u0000")) return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
 }
