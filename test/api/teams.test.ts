@@ -126,7 +126,7 @@ describe("createTeam", () => {
     ["an empty name", { name: "", role: "lead" }, "name"],
     ["a blank name", { name: "   ", role: "lead" }, "name"],
     ["a name over 100 characters", { name: "n".repeat(101), role: "lead" }, "name"],
-    ["control characters in the name", { name: "bad\u0000name", role: "lead" }, "name"],
+    ["control characters in the name", { name: "bad\u0001name", role: "lead" }, "name"],
     ["a role with invalid characters", { name: "fine", role: "lead/admin" }, "role"],
     ["an empty role", { name: "fine", role: "" }, "role"],
     ["a role over 64 characters", { name: "fine", role: "r".repeat(65) }, "role"],

@@ -1,0 +1,90 @@
+// Servers under test, each a child process pinned to the server core: agent-hq as
+// `node --import tsx src/main.ts` (what `npm start` runs, without npm in front, so the
+// PID is the server's own) and the bare-Yoga baseline.
+import type { ChildProcess } from "node:child_process";
+import { freePort } from "../../test/helpers/free-port.js";
+import { cleanEnv, killGroup, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./proc.js";
+
+export const SERVER_CORE = 0;
+export const LOAD_CORE = 1;
+
+export interface RunningServer {
+  name: string;
+  pid: number;
+  port: number;
+  base: string;
+  url: string;
+  wsUrl: string;
+  child: ChildProcess;
+  output(): string;
+  rss(): number | null;
+  stop(): Promise<void>;
+}
+
+/** Settings every agent-hq server under test gets (before the caller's own). */
+export const serverDefaults: Record<string, string> = {
+  LOG_LEVEL: "warn",
+  // Rate limits must not throttle a benchmark.
+  RATE_LIMIT_PER_MINUTE: "100000000",
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: "100000000",
+  INTROSPECTION: "true",
+};
+
+async function startProcess(name: string, args: string[], env: Record<string, string>, ready: (base: string) => Promise<boolean>, timeoutMs = 60_000): Promise<RunningServer> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = track(
+    spawnPinned(SERVER_CORE, process.execPath, args, {
+      cwd: root,
+      env: cleanEnv({ ...env, PORT: String(port), HOST: "127.0.0.1" }),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (c: string) => (output = (output + c).slice(-20_000)));
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => (output = (output + c).slice(-20_000)));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited before it was ready:\n${output}`);
+    if (await ready(base).catch(() => false)) break;
+    if (Date.now() > deadline) {
+      killGroup(child);
+      throw new Error(`${name} was not ready within ${timeoutMs} ms:\n${output}`);
+    }
+    await sleep(50);
+  }
+  return {
+    name,
+    pid: child.pid!,
+    port,
+    base,
+    url: `${base}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    child,
+    output: () => output,
+    rss: () => rssBytes(child.pid!),
+    stop: () => stopGroup(child, "SIGTERM", 15_000),
+  };
+}
+
+/** agent-hq on `databaseUrl` (migrated at start), ready when /readyz answers 200. */
+export function startAgentHq(name: string, databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  return startProcess(name, ["--import", "tsx", "src/main.ts"], { ...serverDefaults, DATABASE_URL: databaseUrl, ...env }, async (base) => {
+    const response = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    return response.status === 200;
+  });
+}
+
+/** The bare Yoga baseline, ready when it answers { __typename }. */
+export function startBareYoga(): Promise<RunningServer> {
+  return startProcess("bare-yoga", ["--import", "tsx", "bench/bare-yoga.ts"], {}, async (base) => {
+    const response = await fetch(`${base}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query":"{ __typename }"}',
+      signal: AbortSignal.timeout(2_000),
+    });
+    return response.status === 200;
+  });
+}
