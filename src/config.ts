@@ -36,6 +36,9 @@ const schema = z.object({
   PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
 });
 
+/** Every variable this server reads. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
 export type Config = z.infer<typeof schema> & { database: "sqlite" | "postgres" };
 
 export class ConfigError extends Error {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, gql, registerAgent, type GqlResult } from "../helpers/client.js";
 import { freePort } from "../helpers/free-port.js";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { killGroup, newcomerEnv } from "../helpers/child-process.js";
 
 const root = join(import.meta.dirname, "../..");
 
@@ -109,13 +110,6 @@ describe("/metrics", () => {
 // ---------------------------------------------------------------------------------
 // The real server as a child process
 
-function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  const ours = /^(PORT|HOST|DATABASE_URL|LOG_LEVEL|AGENT_HQ_REGISTRATION_KEY|GRAPHQL_PATH|INTROSPECTION|RATE_LIMIT_PER_MINUTE|RATE_LIMIT_ANONYMOUS_PER_MINUTE|SHUTDOWN_TIMEOUT_MS|LEASE_SWEEP_MS|REDIS_URL|JOURNAL_POLL_MS|PRESENCE_FLUSH_MS|NODE_ENV|TEST_DB|VITEST.*)$/;
-  for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value;
-  return { ...env, ...settings };
-}
-
 interface Running {
   child: ChildProcess;
   url: string;
@@ -126,14 +120,6 @@ interface Running {
 }
 
 const children = new Set<ChildProcess>();
-function killGroup(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
 process.once("exit", () => children.forEach(killGroup));
 
 /**
@@ -146,7 +132,7 @@ async function startMain(settings: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: root,
-    env: cleanEnv({ PORT: String(port), HOST: "127.0.0.1", ...settings }),
+    env: newcomerEnv({ PORT: String(port), HOST: "127.0.0.1", ...settings }),
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });

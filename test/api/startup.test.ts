@@ -12,6 +12,7 @@ import { exampleOperations } from "../../src/graphql/graphiql-tab.js";
 import { gql, subscribe, type GqlResult, type Transport } from "../helpers/client.js";
 import { freePort } from "../helpers/free-port.js";
 import type { TestServer } from "../helpers/server.js";
+import { killGroup, newcomerEnv } from "../helpers/child-process.js";
 
 const root = join(import.meta.dirname, "../..");
 const tsx = join(root, "node_modules/.bin/tsx");
@@ -19,14 +20,6 @@ const migrationCount = readdirSync(join(root, "prisma/migrations/sqlite"), { wit
 
 // ---------------------------------------------------------------------------------
 // Child processes
-
-/** The environment of a newcomer's shell: none of our settings, nothing from vitest. */
-function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  const ours = /^(PORT|HOST|DATABASE_URL|LOG_LEVEL|AGENT_HQ_REGISTRATION_KEY|GRAPHQL_PATH|INTROSPECTION|RATE_LIMIT_PER_MINUTE|RATE_LIMIT_ANONYMOUS_PER_MINUTE|SHUTDOWN_TIMEOUT_MS|LEASE_SWEEP_MS|REDIS_URL|JOURNAL_POLL_MS|PRESENCE_FLUSH_MS|NODE_ENV|TEST_DB|VITEST.*)$/;
-  for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value;
-  return { ...env, ...settings };
-}
 
 interface Proc {
   child: ChildProcess;
@@ -41,22 +34,13 @@ interface Proc {
 
 const children = new Set<ChildProcess>();
 
-/** Kills a child and everything it started (tsx runs the script in a child of its own). */
-function killGroup(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
 const killAll = () => children.forEach(killGroup);
 // Should the worker die before afterAll runs, leave no server behind.
 process.once("exit", killAll);
 
 function run(args: string[], settings: Record<string, string>): Proc {
   // Its own process group, so that cleanup reaches tsx's child as well.
-  const child = spawn(tsx, args, { cwd: root, env: cleanEnv(settings), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(tsx, args, { cwd: root, env: newcomerEnv(settings), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let out = "";
   let err = "";

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { freePort } from "./free-port.js";
 import type { TestServer } from "./server.js";
+import { killGroup, newcomerEnv } from "./child-process.js";
 
 const root = join(import.meta.dirname, "../..");
 const tsx = join(root, "node_modules/.bin/tsx");
@@ -31,26 +32,8 @@ export interface Instance {
   output(): string;
 }
 
-/** The environment of a clean shell plus `settings`: nothing of ours or vitest's leaks in. */
-function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const ours =
-    /^(PORT|HOST|DATABASE_URL|REDIS_URL|LOG_LEVEL|AGENT_HQ_REGISTRATION_KEY|GRAPHQL_PATH|GRAPHIQL|JOURNAL_POLL_MS|LEASE_SWEEP_MS|PRESENCE_FLUSH_MS|NODE_ENV|TEST_DB|TEST_LOG_LEVEL|VITEST.*)$/;
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value;
-  return { ...env, ...settings };
-}
-
 const children = new Set<ChildProcess>();
 
-function killGroup(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    // tsx runs the server in a child of its own: the group reaches both.
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
 
 let exitHookInstalled = false;
 
@@ -89,7 +72,7 @@ export async function startInstance(name: string, env: Record<string, string>, o
     output += `--- start ${starts} of ${name} on port ${port}\n`;
     const proc = spawn(tsx, ["src/main.ts"], {
       cwd: root,
-      env: cleanEnv({ LOG_LEVEL: "warn", JOURNAL_POLL_MS: "1000", ...env, PORT: String(port), HOST: "127.0.0.1" }),
+      env: newcomerEnv({ LOG_LEVEL: "warn", JOURNAL_POLL_MS: "1000", ...env, PORT: String(port), HOST: "127.0.0.1" }),
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
