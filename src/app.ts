@@ -19,10 +19,10 @@ import { exampleOperations } from "./graphql/graphiql-tab.js";
 import { armorPlugins, LIMITS } from "./graphql/limits.js";
 import { createMetrics } from "./graphql/observability.js";
 import { rateLimited, useProtection } from "./graphql/protection.js";
-import { TokenBuckets } from "./graphql/rate-limit.js";
+import { RateLimiter } from "./graphql/rate-limit.js";
 import { schema } from "./graphql/schema.js";
 import type { Database } from "./infra/db.js";
-import type { AnnouncementBus } from "./infra/pubsub.js";
+import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
 import type { Viewer } from "./modules/agents/agents.service.js";
 import { createServices, type Services } from "./services.js";
 
@@ -31,6 +31,8 @@ export interface AppDeps {
   db: Database;
   bus: AnnouncementBus;
   logger: Logger;
+  /** With several instances: rate limits counted in Redis, shared by all. */
+  sharedCounter?: SharedCounter;
 }
 
 export interface App {
@@ -77,12 +79,12 @@ const unauthenticated = () =>
     extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
   });
 
-export function createApp({ config, db, bus, logger }: AppDeps): App {
+export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): App {
   const services = createServices({ config, db, bus, logger });
   services.presence.start();
   const stopSweeping = services.claims.sweepEvery(config.LEASE_SWEEP_MS, (err) => logger.error({ err }, "lease sweep failed"));
-  const agentBuckets = new TokenBuckets(config.RATE_LIMIT_PER_MINUTE);
-  const ipBuckets = new TokenBuckets(config.RATE_LIMIT_ANONYMOUS_PER_MINUTE);
+  const agentLimits = new RateLimiter(config.RATE_LIMIT_PER_MINUTE, sharedCounter);
+  const ipLimits = new RateLimiter(config.RATE_LIMIT_ANONYMOUS_PER_MINUTE, sharedCounter);
   const registry = new Registry();
   let wss: WebSocketServer;
   const metrics = createMetrics(registry, services, () => wss?.clients.size ?? 0);
@@ -93,7 +95,7 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
     const viewer = await services.agents.authenticate(token);
     if (!viewer) {
       // Guessing tokens spends the address's anonymous budget.
-      const wait = ipBuckets.take(`ip:${ip}`, 1);
+      const wait = await ipLimits.take(`ip:${ip}`, 1);
       metrics.refused(wait ? "rate_limited" : "bad_token");
       throw wait ? rateLimited(wait, `address ${ip}`) : unauthenticated();
     }
@@ -145,7 +147,7 @@ export function createApp({ config, db, bus, logger }: AppDeps): App {
       }),
       ...(config.INTROSPECTION ? [] : [useDisableIntrospection()]),
       ...armorPlugins(!config.INTROSPECTION),
-      useProtection({ agents: agentBuckets, ips: ipBuckets, onRefused: (reason) => metrics.refused(reason) }),
+      useProtection({ agents: agentLimits, ips: ipLimits, onRefused: (reason) => metrics.refused(reason) }),
       metrics.plugin(logger),
     ],
   });

@@ -18,8 +18,8 @@ try {
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: "agent-hq" } });
 const db = await openDatabase(config.DATABASE_URL);
-const bus = config.REDIS_URL ? await createRedisAnnouncementBus(config.REDIS_URL, logger) : createAnnouncementBus();
-const app = createApp({ config, db, bus, logger });
+const redis = config.REDIS_URL ? await createRedisAnnouncementBus(config.REDIS_URL, logger) : null;
+const app = createApp({ config, db, bus: redis ?? createAnnouncementBus(), sharedCounter: redis?.counter, logger });
 
 app.server.listen(config.PORT, config.HOST, () => {
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;

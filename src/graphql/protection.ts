@@ -5,14 +5,14 @@
 import { BREAK, GraphQLError, getOperationAST, Kind, visit, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "./context.js";
-import type { TokenBuckets } from "./rate-limit.js";
+import type { RateLimiter } from "./rate-limit.js";
 
 const PUBLIC_FIELDS = new Set(["registerAgent", "__schema", "__type", "__typename"]);
 const WEIGHT = { query: 1, mutation: 5, subscription: 5 } as const;
 
 export interface ProtectionOptions {
-  agents: TokenBuckets;
-  ips: TokenBuckets;
+  agents: RateLimiter;
+  ips: RateLimiter;
   onRefused(kind: "unauthenticated" | "rate_limited"): void;
 }
 
@@ -23,7 +23,7 @@ export function rateLimited(retryAfterSeconds: number, who: string): GraphQLErro
 }
 
 export function useProtection(options: ProtectionOptions): Plugin<Context> {
-  const refuse = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): ExecutionResult | null => {
+  const refuse = async (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): Promise<ExecutionResult | null> => {
     const operation = getOperationAST(args.document, args.operationName);
     if (!operation) return null;
     if (documentHasNul(args.document) || hasNul(args.variableValues)) {
@@ -43,18 +43,18 @@ export function useProtection(options: ProtectionOptions): Plugin<Context> {
     }
     const fields = Math.max(1, roots.filter((f) => !f.startsWith("__")).length);
     const cost = WEIGHT[operation.operation] * fields;
-    const wait = ctx.viewer ? options.agents.take(`agent:${ctx.viewer.id}`, cost) : options.ips.take(`ip:${ctx.ip}`, cost);
+    const wait = ctx.viewer ? await options.agents.take(`agent:${ctx.viewer.id}`, cost) : await options.ips.take(`ip:${ctx.ip}`, cost);
     if (wait === 0) return null;
     options.onRefused("rate_limited");
     return { errors: [rateLimited(wait, ctx.viewer ? `agent ${ctx.viewer.name}` : `address ${ctx.ip}`)] };
   };
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const refusal = refuse(args);
+    async onExecute({ args, setResultAndStopExecution }) {
+      const refusal = await refuse(args);
       if (refusal) setResultAndStopExecution(refusal);
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const refusal = refuse(args);
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const refusal = await refuse(args);
       if (refusal) setResultAndStopExecution(refusal);
     },
   };

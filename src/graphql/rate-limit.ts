@@ -1,6 +1,26 @@
-// Token buckets, one per agent (or per IP for calls without a valid token): a bucket
-// holds up to `perMinute` points and refills continuously. Kept in this process: with
-// several instances each enforces its own budget (see the README).
+// Rate limits, one budget per agent (or per IP for calls without a valid token). In one
+// process: token buckets holding up to `perMinute` points, refilling continuously. With
+// Redis: a per-minute window counted in Redis, shared by every instance; if Redis does
+// not answer, the local buckets take over.
+import type { SharedCounter } from "../infra/pubsub.js";
+
+export class RateLimiter {
+  private readonly local: TokenBuckets;
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly shared?: SharedCounter,
+  ) {
+    this.local = new TokenBuckets(perMinute);
+  }
+
+  /** Takes `cost` points for `key`: 0 when granted, else the seconds to wait. */
+  async take(key: string, cost: number): Promise<number> {
+    const counted = this.shared ? await this.shared(key, cost, 60_000) : null;
+    if (!counted) return this.local.take(key, cost);
+    return counted.count <= this.perMinute ? 0 : Math.max(1, Math.ceil(counted.resetMs / 1000));
+  }
+}
 
 export class TokenBuckets {
   private readonly buckets = new Map<string, { points: number; at: number }>();

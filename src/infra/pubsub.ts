@@ -14,6 +14,13 @@ export type Announcements = {
 
 export type AnnouncementBus = PubSub<Announcements> & { close(): Promise<void> };
 
+/**
+ * Adds `cost` to a counter shared by every instance for the current window of `windowMs`;
+ * answers the new count and the milliseconds until the window ends, or null when Redis
+ * cannot answer (the caller then counts locally).
+ */
+export type SharedCounter = (key: string, cost: number, windowMs: number) => Promise<{ count: number; resetMs: number } | null>;
+
 export function createAnnouncementBus(): AnnouncementBus {
   return Object.assign(createPubSub<Announcements>(), { close: async () => {} });
 }
@@ -23,7 +30,7 @@ export function createAnnouncementBus(): AnnouncementBus {
  * before ioredis reported ready were measured to arrive reordered). While Redis is
  * down, publishing fails fast and is dropped: mutations never wait for Redis.
  */
-export async function createRedisAnnouncementBus(url: string, logger: Logger): Promise<AnnouncementBus> {
+export async function createRedisAnnouncementBus(url: string, logger: Logger): Promise<AnnouncementBus & { counter: SharedCounter }> {
   const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
   // SUBSCRIBE and UNSUBSCRIBE issued while Redis is down wait in the offline queue for
   // the reconnection, however long it takes: with ioredis's default (20 retries, about
@@ -57,7 +64,19 @@ export async function createRedisAnnouncementBus(url: string, logger: Logger): P
     unsubscribe: (...channels: string[]) => subscriber.unsubscribe(...channels).catch(quietly("unsubscribe")),
   } as unknown as Redis;
   const eventTarget = createRedisEventTarget({ publishClient: guardedPublisher, subscribeClient: guardedSubscriber });
+  const counter: SharedCounter = async (key, cost, windowMs) => {
+    const window = Math.floor(Date.now() / windowMs);
+    const name = `agent-hq:rl:${key}:${window}`;
+    try {
+      const replies = await publisher.multi().incrby(name, cost).pexpire(name, windowMs * 2).exec();
+      const count = Number(replies?.[0]?.[1]);
+      return Number.isFinite(count) ? { count, resetMs: (window + 1) * windowMs - Date.now() } : null;
+    } catch {
+      return null;
+    }
+  };
   return Object.assign(createPubSub<Announcements>({ eventTarget }), {
+    counter,
     close: async () => {
       publisher.disconnect();
       subscriber.disconnect();
