@@ -1,23 +1,5 @@
-// A small GraphQL-over-HTTP client for setting up benchmarks (not for measuring).
-export interface GqlError {
-  message: string;
-  extensions?: { code?: string } & Record<string, unknown>;
-}
-export interface GqlResult<T> {
-  data?: T | null;
-  errors?: GqlError[];
-}
-
-export async function gql<T = any>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResult<T>> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  return (await response.json()) as GqlResult<T>;
-}
-
+// Setting up benchmarks over GraphQL (not for measuring), with the tests' HTTP client.
+import { gql } from "../../test/helpers/client.js";
 /** Runs an operation that must succeed; returns its data. */
 export async function ok<T = any>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<T> {
   const result = await gql<T>(url, query, variables, token);
