@@ -11,7 +11,7 @@ import type { Viewer } from "../agents/agents.service.js";
 import type { JournalService } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { LEASE_SECONDS, liveHolder } from "./task-rules.js";
-import { claimableBy, readinessOfRow, readinessSelect, readyWhere, taskEvent, type TaskService } from "./tasks.service.js";
+import { claimableBy, readinessOfRow, readinessSelect, readyForms, taskEvent, type TaskService } from "./tasks.service.js";
 
 export interface Claim {
   task: Task;
@@ -35,6 +35,7 @@ const nextInput = leaseInput.extend({ role: shortName.nullish(), track: shortNam
 // all of them first; it then reads again, and answers "nothing ready" only when a read
 // finds no candidate at all (every lost round means another worker made progress).
 const CANDIDATES = 8;
+const CLAIM_ORDER: Prisma.TaskOrderByWithRelationInput[] = [{ priorityRank: "desc" }, { number: "asc" }];
 const ROUNDS = 100;
 const SWEEP_BATCH = 200;
 
@@ -86,16 +87,19 @@ export class ClaimService {
     for (let round = 0; round < ROUNDS; round++) {
       const result = await this.journal.write(async ({ tx, append }) => {
         const now = new Date();
-        const where: Prisma.TaskWhereInput = {
-          AND: [
-            { teamId },
-            readyWhere(now),
-            input.role ? { roles: { some: { agentId: viewer.id, role: input.role } } } : claimableBy(viewer.id),
-            input.track ? { track: input.track } : {},
-            input.milestoneId ? { milestoneId: input.milestoneId } : {},
-          ],
-        };
-        const candidates = await tx.task.findMany({ where, orderBy: [{ priorityRank: "desc" }, { number: "asc" }], take: CANDIDATES });
+        const mine: Prisma.TaskWhereInput[] = [
+          { teamId },
+          input.role ? { roles: { some: { agentId: viewer.id, role: input.role } } } : claimableBy(viewer.id),
+          input.track ? { track: input.track } : {},
+          input.milestoneId ? { milestoneId: input.milestoneId } : {},
+        ];
+        // One read per form of "ready", each along an index in claim order (an OR of the
+        // two scanned the whole team: 58 ms at 100k tasks), then merged.
+        const candidates: Task[] = [];
+        for (const ready of readyForms(now)) {
+          candidates.push(...(await tx.task.findMany({ where: { AND: [...mine, ready] }, orderBy: CLAIM_ORDER, take: CANDIDATES })));
+        }
+        candidates.sort((a, b) => b.priorityRank - a.priorityRank || a.number - b.number).splice(CANDIDATES);
         for (const task of candidates) {
           const claim = await this.take(tx, task, viewer, lease, now);
           if (claim) {

@@ -85,14 +85,22 @@ export function readinessOfRow(task: ReadinessRow, now = new Date()) {
   return readinessOf(task, blockerViews(task), task.holder?.name ?? null, now);
 }
 
-/** The where-clause of "ready now" (see readinessOf for the rule). */
+const noOpenBlocker: Prisma.TaskWhereInput = { blockedBy: { none: { blocker: { status: { notIn: [...CLOSED_STATUSES] } } } } };
+
+/**
+ * "Ready now" in its two forms: pending, or in progress under a lease that ran out; and
+ * no open blocker (see readinessOf for the rule). Kept apart so each can use an index.
+ */
+export function readyForms(now: Date): [pending: Prisma.TaskWhereInput, lapsed: Prisma.TaskWhereInput] {
+  return [
+    { AND: [{ status: "pending" }, noOpenBlocker] },
+    { AND: [{ status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } }, noOpenBlocker] },
+  ];
+}
+
+/** The where-clause of "ready now". */
 export function readyWhere(now: Date): Prisma.TaskWhereInput {
-  return {
-    AND: [
-      { OR: [{ status: "pending" }, { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } }] },
-      { blockedBy: { none: { blocker: { status: { notIn: [...CLOSED_STATUSES] } } } } },
-    ],
-  };
+  return { OR: readyForms(now) };
 }
 
 /** Tasks the viewer may claim: unassigned, assigned to them, or with a role for them. */
