@@ -208,7 +208,7 @@ describe("reading the board", () => {
     const fifty = await statementsFor(50);
     expect(fifty).toBe(ten);
     // The token, the team, the page, and one batched query per relation level.
-    expect(fifty).toBeLessThanOrEqual(8);
+    expect(fifty).toBeLessThanOrEqual(7);
   });
 });
 
