@@ -7,7 +7,7 @@ import { DateTimeResolver, JSONObjectResolver, JSONResolver } from "graphql-scal
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import type { Context } from "./context.js";
-import { complexityError, DEFAULT_PAGE, fieldComplexity, LIMITS } from "./limits.js";
+import { complexityError, DEFAULT_PAGE, fieldComplexity, LIMITS, MAX_PAGE } from "./limits.js";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -32,7 +32,7 @@ export const builder = new SchemaBuilder<{
     filterConnectionTotalCount: true,
     onUnusedQuery: null,
     defaultConnectionSize: DEFAULT_PAGE,
-    maxConnectionSize: 100,
+    maxConnectionSize: MAX_PAGE,
   },
   relay: {
     clientMutationId: "omit",

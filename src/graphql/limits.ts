@@ -28,6 +28,8 @@ export const LIMITS = {
 } as const;
 
 export const DEFAULT_PAGE = 20;
+/** The most nodes one page of any list may hold. */
+export const MAX_PAGE = 100;
 
 /**
  * Field cost for the complexity plugin: connection fields multiply by their page size,
@@ -36,7 +38,7 @@ export const DEFAULT_PAGE = 20;
  */
 export function fieldComplexity<C>(args: Record<string, unknown>, _ctx: C, field: GraphQLField<unknown, C>) {
   const page = (args.first ?? args.last) as number | undefined;
-  if (getNamedType(field.type).name.endsWith("Connection")) return { field: 1, multiplier: Math.min(Math.max(page ?? DEFAULT_PAGE, 1), 100) };
+  if (getNamedType(field.type).name.endsWith("Connection")) return { field: 1, multiplier: Math.min(Math.max(page ?? DEFAULT_PAGE, 1), MAX_PAGE) };
   if (field.name === "edges") return { field: 1, multiplier: 1 };
   return getNullableType(field.type) instanceof GraphQLList ? { field: 1, multiplier: 10 } : 1;
 }
@@ -46,7 +48,7 @@ export function complexityError(kind: string, result: { depth: number; complexit
   return new LimitError("QUERY_TOO_COMPLEX", `the query would cost ${result.complexity}; the limit is ${LIMITS.complexity} (lower first/last on connections or select less)`);
 }
 
-/** Armor's validation rules; their errors are recognised by errors.ts (requestErrorCode). */
+/** Armor's validation rules; their errors are recognised by errors.ts (requestCodes). */
 export function armorPlugins(hideSuggestions: boolean) {
   return [
     maxAliasesPlugin({ n: LIMITS.aliases, exposeLimits: true }),

@@ -188,10 +188,6 @@ export class TeamService {
     await tx.team.update({ where: { id: teamId }, data: { nextTaskNumber: { increment: 0 } }, select: { id: true } });
   }
 
-  async isMemberIn(tx: Tx, agentId: string, teamId: string): Promise<boolean> {
-    return (await tx.teamMember.count({ where: { agentId, teamId } })) > 0;
-  }
-
   /**
    * Names are unique among the teams an agent belongs to. The check looks only at teams
    * the agent can see, so a refusal reveals nothing about anyone else's teams.
