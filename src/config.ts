@@ -28,6 +28,9 @@ const schema = z.object({
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   // How long a shutdown waits for in-flight requests before closing anyway.
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // How long a valid token is remembered without asking the database; a token revoked on
+  // another instance still works there for at most this long (0: ask every time).
+  TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   // How often the journal tailer looks for new rows even without an announcement.
   JOURNAL_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   // How often expired claims are returned to the ready queue (with a journal row each).

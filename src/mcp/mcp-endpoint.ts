@@ -1,0 +1,166 @@
+// The MCP endpoint (Streamable HTTP) beside GraphQL on the same port: the same bearer
+// tokens, the same per-agent rate limit, and tools that each call one domain service.
+// Stateless: every POST gets its own server and transport, so any instance can answer
+// any request, as for GraphQL. Tool input is parsed here, so a malformed call is
+// BAD_USER_INPUT like any refusal; errors carry the codes GraphQL puts in extensions.code.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { z } from "zod";
+// The low-level server: McpServer validates tool input itself and answers failures as
+// uncoded text, where agents here get BAD_USER_INPUT naming the field.
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type ListToolsResult } from "@modelcontextprotocol/sdk/types.js";
+import { AppError, BadInputError, NotFoundError, RateLimitedError, type ErrorCode } from "../errors.js";
+import { LIMITS } from "../graphql/limits.js";
+import type { RateLimiter } from "../graphql/rate-limit.js";
+import type { Viewer } from "../modules/agents/agents.service.js";
+import type { Services } from "../services.js";
+import type { Tool, ToolContext } from "./tool.js";
+import { contextTools } from "./tools/context.js";
+import { knowledgeTools } from "./tools/knowledge.js";
+import { messageTools } from "./tools/messages.js";
+import { taskTools } from "./tools/tasks.js";
+import { teamTools } from "./tools/teams.js";
+
+export const MCP_PATH = "/mcp";
+
+/** A tool call costs what a mutation field costs on the GraphQL side. */
+export const TOOL_CALL_COST = 5;
+
+export const TOOLS: Tool[] = [...teamTools, ...taskTools, ...messageTools, ...contextTools, ...knowledgeTools];
+
+const INSTRUCTIONS = `agent-hq is the headquarters your team of agents shares: a task board, messages, shared context and knowledge.
+Start with whoami. Tasks are named by their #number on a team's board; "team" may be left out when you belong to one team.
+To work on a task: claim_task or claim_next (you get a claim token), write progress with dashboard_append, finish with update_task status completed, passing claim_token each time.
+Errors start with a code: CONFLICT (someone else holds it, or a stale version), NOT_FOUND, FORBIDDEN, BAD_USER_INPUT, RATE_LIMITED.`;
+
+export interface McpDeps {
+  services: Services;
+  /** The agent a bearer token belongs to, or null. */
+  authenticate(token: string): Promise<Viewer | null>;
+  /** The per-agent budget GraphQL spends too (key `agent:<id>`). */
+  rateLimiter: RateLimiter;
+  /** Calls without a valid token spend their address's budget here (key `ip:<address>`), as on GraphQL. */
+  addressLimiter?: RateLimiter;
+  logger: Logger;
+}
+
+export function isMcpPath(url: string | undefined): boolean {
+  return url === MCP_PATH || (url !== undefined && url.startsWith(`${MCP_PATH}?`));
+}
+
+export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { services, logger } = deps;
+  const listed: ListToolsResult = { tools: TOOLS.map(describe) };
+  const byName = new Map(TOOLS.map((t) => [t.name, t]));
+
+  async function call(viewer: Viewer, name: string, args: unknown, requestId: string): Promise<CallToolResult> {
+    try {
+      const tool = byName.get(name);
+      if (!tool) throw new NotFoundError(`no tool named "${name}"; tools/list names them.`);
+      const wait = await deps.rateLimiter.take(`agent:${viewer.id}`, TOOL_CALL_COST);
+      if (wait) throw new RateLimitedError(wait, `rate limit exceeded for agent ${viewer.name}`);
+      // PostgreSQL can store no NUL character; GraphQL refuses them at its edge too.
+      if (hasNul(args)) throw new BadInputError("arguments", "text must not contain NUL characters (U+0000)");
+      const input = parseArguments(tool, args ?? {});
+      const ctx: ToolContext = { services, viewer };
+      return { content: [{ type: "text", text: await tool.run(ctx, input) }] };
+    } catch (error) {
+      if (error instanceof AppError) return failure(error.code, error.message, error.details);
+      logger.error({ err: error, requestId, tool: name }, "unexpected error in an MCP tool");
+      return failure("INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`, { requestId });
+    }
+  }
+
+  return async (req, res) => {
+    const requestId = String(res.getHeader("x-request-id") ?? "");
+    try {
+      const token = bearer(req.headers.authorization);
+      const viewer = token === null ? null : await deps.authenticate(token);
+      if (!viewer) {
+        const wait = (await deps.addressLimiter?.take(`ip:${req.socket.remoteAddress ?? "unknown"}`, 1)) ?? 0;
+        if (wait) return refuse(res, 429, "RATE_LIMITED", `rate limit exceeded for address ${req.socket.remoteAddress}; retry in ${wait} s`, { "retry-after": String(wait) });
+        const message = token === null ? "send your bearer token: Authorization: Bearer <token> (registerAgent gives you one)" : "the bearer token is unknown or revoked; register again or use a valid token";
+        return refuse(res, 401, "UNAUTHENTICATED", message, { "www-authenticate": 'Bearer realm="agent-hq"' });
+      }
+      // Stateless: nothing to stream on GET and no session to DELETE.
+      if (req.method !== "POST") return refuse(res, 405, "METHOD_NOT_ALLOWED", "this MCP endpoint is stateless: POST JSON-RPC messages", { allow: "POST" });
+      services.presence.markSeen(viewer.id);
+
+      const server = new Server({ name: "agent-hq", version: "0.1.0" }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+      server.setRequestHandler(ListToolsRequestSchema, () => listed);
+      server.setRequestHandler(CallToolRequestSchema, (request) => call(viewer, request.params.name, request.params.arguments, requestId));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: LIMITS.bodyBytes });
+      res.once("close", () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res);
+    } catch (error) {
+      logger.error({ err: error, requestId }, "MCP request failed");
+      if (!res.headersSent) refuse(res, 500, "INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`);
+      else res.end();
+    }
+  };
+}
+
+/** A tool's arguments, parsed; the first problem is BAD_USER_INPUT naming the argument. */
+function parseArguments(tool: Tool, args: unknown): z.output<Tool["input"]> {
+  const result = tool.input.safeParse(args, { error: (issue) => (issue.input === undefined ? "is required" : undefined) });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new BadInputError(issue.path.join(".") || "arguments", issue.message);
+}
+
+/** A tool's entry in tools/list: its input schema as JSON Schema, without noise a model would read. */
+function describe(tool: Tool): ListToolsResult["tools"][number] {
+  const { $schema: _, ...inputSchema } = z.toJSONSchema(tool.input, {
+    io: "input",
+    override: ({ jsonSchema }) => {
+      // Records carry `propertyNames: { type: "string" }`, which every JSON object satisfies.
+      if ((jsonSchema.propertyNames as { type?: string } | undefined)?.type === "string") delete jsonSchema.propertyNames;
+    },
+  });
+  return {
+    name: tool.name,
+    description: tool.description,
+    inputSchema: inputSchema as ListToolsResult["tools"][number]["inputSchema"],
+    annotations: tool.readOnly ? { readOnlyHint: true } : { readOnlyHint: false, destructiveHint: false },
+  };
+}
+
+/** A tool error: `CODE: message` for the model, and the code with its details for programs. */
+function failure(code: ErrorCode | "INTERNAL_SERVER_ERROR", message: string, details: Record<string, unknown> = {}): CallToolResult {
+  return { isError: true, content: [{ type: "text", text: `${code}: ${message}` }], structuredContent: { code, message, ...details } };
+}
+
+/** An HTTP refusal with a JSON-RPC error body; `data.code` is the code GraphQL would use. */
+function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: `${code}: ${message}`, data: { code } }, id: null }));
+}
+
+function bearer(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
+  return match ? match[1]! : value.trim() || null;
+}
+
+/** Whether any string (or key) in a JSON value contains U+0000, walked without recursion. */
+function hasNul(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return true;
+    } else if (v !== null && typeof v === "object") {
+      for (const [key, child] of Object.entries(v)) {
+        if (key.includes("\u0000")) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}

@@ -1,0 +1,315 @@
+// The task board: create, list with readiness, board text, claims, updates, dashboards,
+// dependencies and roles. Tasks are named by their board number (#3) in a team, or by ID.
+import { z } from "zod";
+import type { Prisma } from "../../generated/prisma/client.js";
+import type { Claim } from "../../modules/tasks/claims.service.js";
+import { PRIORITIES, TASK_STATUSES, type Readiness } from "../../modules/tasks/task-rules.js";
+import { readinessOfRow, readinessSelect, type TaskFilter } from "../../modules/tasks/tasks.service.js";
+import {
+  claimTokenArg,
+  excerpt,
+  leaseArg,
+  limitArg,
+  limitOf,
+  taskArg,
+  taskIdOf,
+  taskRef,
+  teamArg,
+  teamOf,
+  time,
+  tool,
+  type ToolContext,
+} from "../tool.js";
+
+const LIST_DEFAULT = 50;
+const LIST_MAX = 200;
+
+const statusArg = z.enum(TASK_STATUSES);
+const priorityArg = z.enum(PRIORITIES).optional().describe("low, medium (default), high or urgent.");
+
+const lineSelect = {
+  number: true,
+  title: true,
+  priority: true,
+  assignee: { select: { name: true } },
+  team: { select: { name: true } },
+  ...readinessSelect,
+} satisfies Prisma.TaskSelect;
+type TaskLine = Prisma.TaskGetPayload<{ select: typeof lineSelect }>;
+
+/** `#2 [pending] Implement the API (bob) · blocked by #1 (track main)`: one line a task. */
+function taskLine(t: TaskLine): string {
+  const priority = t.priority === "medium" ? "" : `, ${t.priority}`;
+  const owner = t.assignee ? ` (${t.assignee.name})` : "";
+  return `#${t.number} [${t.status}${priority}] ${t.title}${owner}${readinessNote(readinessOfRow(t))}`;
+}
+
+function readinessNote(r: Readiness): string {
+  if (r.state === "READY") return ` · ready: ${r.reason === "ready" ? "claimable now" : r.reason}`;
+  return r.state === "NOT_PENDING" ? "" : ` · not ready: ${r.reason}`;
+}
+
+/** A task's readiness, read through the service's visibility filter. */
+async function readinessOfTask(ctx: ToolContext, taskId: string): Promise<Readiness> {
+  const row = (await ctx.services.tasks.get(ctx.viewer, taskId, { select: readinessSelect })) as unknown as Prisma.TaskGetPayload<{ select: typeof readinessSelect }>;
+  return readinessOfRow(row);
+}
+
+function claimText(verb: string, claim: Claim): string {
+  return `${verb} #${claim.task.number} "${claim.task.title}" until ${time(claim.expiresAt)}. Claim token: ${claim.token} (pass claim_token: ${claim.token} with your writes; renew_claim before the lease runs out).`;
+}
+
+const detailInclude = {
+  team: { select: { name: true } },
+  assignee: { select: { name: true } },
+  holder: { select: { name: true } },
+  roles: { orderBy: { createdAt: "asc" }, select: { role: true, instructions: true, agent: { select: { name: true } } } },
+  blockedBy: { select: { kind: true, blocker: { select: { id: true, number: true, title: true, status: true } } } },
+} satisfies Prisma.TaskInclude;
+type TaskDetail = Prisma.TaskGetPayload<{ include: typeof detailInclude }>;
+
+export const taskTools = [
+  tool({
+    name: "create_task",
+    description:
+      "Creates a task on a team's board; it gets the next #number. Tasks on the same track run in order: each is blocked until the one before it is completed or cancelled.",
+    input: z.strictObject({
+      team: teamArg,
+      title: z.string().describe("The subject (at most 500 characters)."),
+      description: z.string().optional(),
+      priority: priorityArg,
+      assignee: z.string().optional().describe("A member's agent name; they get a notice."),
+      track: z.string().optional().describe("A track name such as main: tasks on one track run in order."),
+      blocked_by: z.array(taskRef).optional().describe("Tasks of the same team that must finish first (numbers or IDs)."),
+      active_form: z.string().optional().describe("What the agent working on it is doing right now."),
+      verification: z.boolean().optional().describe("Marks it as a task that verifies other work."),
+      metadata: z.record(z.string(), z.unknown()).optional().describe("Free JSON object (at most 16 KB)."),
+    }),
+    run: async (ctx, a) => {
+      const team = await teamOf(ctx, a.team);
+      const blockedBy = await Promise.all((a.blocked_by ?? []).map((ref) => taskIdOf(ctx, ref, team.id)));
+      const task = await ctx.services.tasks.create(ctx.viewer, team.id, {
+        title: a.title,
+        description: a.description,
+        priority: a.priority,
+        assignee: a.assignee,
+        track: a.track,
+        blockedBy,
+        activeForm: a.active_form,
+        verification: a.verification,
+        metadata: a.metadata,
+      });
+      const readiness = await readinessOfTask(ctx, task.id);
+      return `Created #${task.number} "${task.title}" in ${team.name} (id ${task.id}): ${task.status}, ${readiness.ready ? "claimable now" : `not ready: ${readiness.reason}`}.`;
+    },
+  }),
+
+  tool({
+    name: "list_tasks",
+    description:
+      "Lists a team's tasks, one line each: #number [status] title (assignee) and whether it can be claimed now or why not (blocked by #2, claimed by bob until …). With mine: true, the tasks assigned to you or with a role for you, in all your teams.",
+    input: z.strictObject({
+      team: teamArg,
+      mine: z.boolean().optional().describe("Only tasks assigned to you or where you have a role, across all your teams (team is then ignored)."),
+      status: z.array(statusArg).optional().describe("Only these statuses."),
+      ready: z.boolean().optional().describe("true: only tasks claimable now; false: only those that are not."),
+      assignee: z.string().optional().describe("Only tasks assigned to this agent (a name)."),
+      track: z.string().optional(),
+      role: z.string().optional().describe("Only tasks on which someone has this role."),
+      limit: limitArg(LIST_DEFAULT, LIST_MAX),
+    }),
+    readOnly: true,
+    run: async (ctx, a) => {
+      const take = limitOf(a.limit, LIST_DEFAULT, LIST_MAX);
+      const filter: TaskFilter = { status: a.status, ready: a.ready, assignee: a.assignee, track: a.track, role: a.role };
+      const query = { select: lineSelect, take: take + 1 };
+      const rows = (
+        a.mine ? await ctx.services.tasks.listMine(ctx.viewer, filter, query) : await ctx.services.tasks.list(ctx.viewer, (await teamOf(ctx, a.team)).id, filter, query)
+      ) as unknown as TaskLine[];
+      if (rows.length === 0) return "No tasks match.";
+      const shown = rows.slice(0, take);
+      const teams = new Set(shown.map((t) => t.team.name));
+      const lines = shown.map((t) => (teams.size > 1 ? `${t.team.name} ${taskLine(t)}` : taskLine(t)));
+      if (rows.length > take) lines.push(`… more tasks: raise limit or filter by status or ready.`);
+      return lines.join("\n");
+    },
+  }),
+
+  tool({
+    name: "board",
+    description: "The team's board as compact text, one line a task: `#3 [pending] Update unit tests [blocked by #2]`, with the assignee in parentheses.",
+    input: z.strictObject({ team: teamArg, status: z.array(statusArg).optional().describe("Only these statuses.") }),
+    readOnly: true,
+    run: async (ctx, a) => {
+      const team = await teamOf(ctx, a.team);
+      const text = await ctx.services.tasks.board(ctx.viewer, team.id, { status: a.status });
+      return text || `The board of ${team.name} has no tasks${a.status ? " with that status" : ""}.`;
+    },
+  }),
+
+  tool({
+    name: "get_task",
+    description: "One task in full: description, notes, progress, readiness, who holds its claim and the claim token, roles with their instructions, and the dashboard.",
+    input: z.strictObject({ team: teamArg, task: taskArg }),
+    readOnly: true,
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const t = (await ctx.services.tasks.get(ctx.viewer, id, { include: detailInclude })) as TaskDetail;
+      const readiness = readinessOfRow(t);
+      const lines = [
+        `#${t.number} "${t.title}" in ${t.team.name} (id ${t.id})`,
+        `status ${t.status}, priority ${t.priority}, progress ${t.progress}%${t.assignee ? `, assignee ${t.assignee.name}` : ""}${t.track ? `, track ${t.track}` : ""}${t.verification ? ", verification task" : ""}`,
+        `readiness: ${readiness.reason}`,
+      ];
+      if (readiness.state === "CLAIMED") lines.push(`claim token: ${t.claimEpoch}`);
+      if (t.activeForm) lines.push(`active: ${t.activeForm}`);
+      if (t.description) lines.push(`description: ${t.description}`);
+      if (t.notes) lines.push(`notes: ${t.notes}`);
+      if (Object.keys(t.metadata as object).length) lines.push(`metadata: ${JSON.stringify(t.metadata)}`);
+      for (const r of t.roles) lines.push(`role: ${r.agent.name} as ${r.role}${r.instructions ? `: ${r.instructions}` : ""}`);
+      if (t.dashboard) lines.push(`dashboard:\n${t.dashboard}`);
+      return lines.join("\n");
+    },
+  }),
+
+  tool({
+    name: "claim_task",
+    description:
+      "Claims a task that is ready (pending, nothing open blocking it, not held): it becomes in_progress and yours for the lease. Answers the claim token to pass with your writes. Refused with CONFLICT when someone holds it or it is blocked.",
+    input: z.strictObject({ team: teamArg, task: taskArg, lease_seconds: leaseArg }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      return claimText("Claimed", await ctx.services.claims.claim(ctx.viewer, id, { leaseSeconds: a.lease_seconds }));
+    },
+  }),
+
+  tool({
+    name: "claim_next",
+    description:
+      "Claims the best task ready for you in a team, atomically: highest priority first, then the oldest. Only tasks unassigned, assigned to you, or with a role for you. Says so when nothing is ready.",
+    input: z.strictObject({
+      team: teamArg,
+      role: z.string().optional().describe("Only tasks where you have this role."),
+      track: z.string().optional().describe("Only tasks on this track."),
+      lease_seconds: leaseArg,
+    }),
+    run: async (ctx, a) => {
+      const team = await teamOf(ctx, a.team);
+      const claim = await ctx.services.claims.claimNext(ctx.viewer, team.id, { role: a.role, track: a.track, leaseSeconds: a.lease_seconds });
+      return claim ? claimText("Claimed", claim) : `Nothing in ${team.name} is ready for you to claim now (list_tasks says why).`;
+    },
+  }),
+
+  tool({
+    name: "renew_claim",
+    description: "Extends your live claim on a task. A claim whose lease ran out is gone: claim the task again.",
+    input: z.strictObject({ team: teamArg, task: taskArg, lease_seconds: leaseArg, claim_token: claimTokenArg }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      return claimText("Renewed", await ctx.services.claims.renew(ctx.viewer, id, { leaseSeconds: a.lease_seconds, claimToken: a.claim_token }));
+    },
+  }),
+
+  tool({
+    name: "release_claim",
+    description: "Gives your claim on a task back without finishing it: it is pending and claimable by others again.",
+    input: z.strictObject({ team: teamArg, task: taskArg, claim_token: claimTokenArg }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const task = await ctx.services.claims.release(ctx.viewer, id, { claimToken: a.claim_token });
+      return `Released #${task.number} "${task.title}": it is ${task.status} and claimable again.`;
+    },
+  }),
+
+  tool({
+    name: "update_task",
+    description:
+      "Changes a task: status (completed, failed, cancelled, …), progress 0–100, notes, active form, title, description, priority or assignee. While a claim is live only its holder may change the task. Completing the last blocker makes dependents ready and tells their assignees.",
+    input: z.strictObject({
+      team: teamArg,
+      task: taskArg,
+      status: statusArg.optional().describe("pending, in_progress, completed, cancelled or failed."),
+      progress: z.number().optional().describe("0–100."),
+      notes: z.string().optional(),
+      active_form: z.string().optional().describe("What you are doing right now."),
+      title: z.string().optional(),
+      description: z.string().optional(),
+      priority: priorityArg,
+      assignee: z.string().nullable().optional().describe("A member's agent name; null unassigns."),
+      verification: z.boolean().optional(),
+      metadata: z.record(z.string(), z.unknown()).optional().describe("Replaces the metadata (a JSON object)."),
+      claim_token: claimTokenArg,
+    }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const { task, verificationNudge } = await ctx.services.tasks.update(ctx.viewer, id, {
+        status: a.status,
+        progress: a.progress,
+        notes: a.notes,
+        activeForm: a.active_form,
+        title: a.title,
+        description: a.description,
+        priority: a.priority,
+        assignee: a.assignee,
+        verification: a.verification,
+        metadata: a.metadata,
+        claimToken: a.claim_token,
+      });
+      const text = `#${task.number} "${task.title}" is ${task.status}, progress ${task.progress}%.`;
+      return verificationNudge ? `${text}\n${verificationNudge}` : text;
+    },
+  }),
+
+  tool({
+    name: "dashboard_write",
+    description: "Replaces a task's dashboard: free text (at most 100,000 characters) where the holder shows its progress.",
+    input: z.strictObject({ team: teamArg, task: taskArg, text: z.string(), claim_token: claimTokenArg }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const task = await ctx.services.tasks.writeDashboard(ctx.viewer, id, a.text, a.claim_token);
+      return `Wrote the dashboard of #${task.number} (${task.dashboard.length} characters).`;
+    },
+  }),
+
+  tool({
+    name: "dashboard_append",
+    description: "Appends a line to a task's dashboard; concurrent appends all land.",
+    input: z.strictObject({ team: teamArg, task: taskArg, text: z.string().describe("The line to add."), claim_token: claimTokenArg }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const task = await ctx.services.tasks.appendDashboard(ctx.viewer, id, a.text, a.claim_token);
+      return `Appended to the dashboard of #${task.number} (now ${task.dashboard.length} characters).`;
+    },
+  }),
+
+  tool({
+    name: "add_dependency",
+    description: "Records that a task is blocked by another task of the same team. Refused (CONFLICT) when it would close a cycle, naming it.",
+    input: z.strictObject({ team: teamArg, task: taskArg, blocked_by: taskRef.describe("The task that must finish first (number or ID).") }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const blockerId = await taskIdOf(ctx, a.blocked_by, a.team);
+      const task = await ctx.services.tasks.addDependency(ctx.viewer, id, blockerId);
+      const readiness = await readinessOfTask(ctx, task.id);
+      return `#${task.number} "${task.title}" now: ${readiness.reason}.`;
+    },
+  }),
+
+  tool({
+    name: "assign_role",
+    description: "Gives a team member a role on a task, with instructions (assigning again updates them). They get a notice in their inbox and may claim the task.",
+    input: z.strictObject({
+      team: teamArg,
+      task: taskArg,
+      agent: z.string().describe("The member's agent name."),
+      role: z.string().describe("Such as implementer or reviewer."),
+      instructions: z.string().optional(),
+    }),
+    run: async (ctx, a) => {
+      const id = await taskIdOf(ctx, a.task, a.team);
+      const assignment = await ctx.services.tasks.assignRole(ctx.viewer, id, { agentName: a.agent, role: a.role, instructions: a.instructions });
+      const task = await ctx.services.tasks.get(ctx.viewer, assignment.taskId, { select: { number: true } });
+      return `${a.agent} is ${assignment.role} on #${task.number}${assignment.instructions ? ` (instructions: ${excerpt(assignment.instructions, 80)})` : ""}.`;
+    },
+  }),
+];

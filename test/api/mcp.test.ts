@@ -1,0 +1,365 @@
+// The MCP endpoint through the real server, driven by the SDK's own client exactly as an
+// MCP-capable agent would: the same bearer tokens as GraphQL, tools over the same services.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerAgent, type TestAgent } from "../helpers/client.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+let server: TestServer;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await server.close();
+});
+
+const mcpUrl = (s: TestServer) => s.url.replace(/\/graphql$/, "/mcp");
+
+async function connect(agent: TestAgent | { token: string }, s = server): Promise<Client> {
+  const client = new Client({ name: "mcp-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl(s)), { requestInit: { headers: { authorization: `Bearer ${agent.token}` } } });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+interface ToolAnswer {
+  text: string;
+  isError: boolean;
+  code: string | undefined;
+  structured: Record<string, unknown> | undefined;
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<ToolAnswer> {
+  const result = await client.callTool({ name, arguments: args });
+  const content = result.content as { type: string; text: string }[];
+  const structured = result.structuredContent as Record<string, unknown> | undefined;
+  return { text: content.map((c) => c.text).join("\n"), isError: result.isError === true, code: structured?.code as string | undefined, structured };
+}
+
+/** A call that must succeed; returns its text. */
+async function ok(client: Client, name: string, args: Record<string, unknown> = {}): Promise<string> {
+  const answer = await call(client, name, args);
+  if (answer.isError) throw new Error(`${name} failed: ${answer.text}`);
+  return answer.text;
+}
+
+/** A call that must fail; returns the error. */
+async function fails(client: Client, name: string, args: Record<string, unknown> = {}): Promise<ToolAnswer> {
+  const answer = await call(client, name, args);
+  if (!answer.isError) throw new Error(`${name} should have failed, answered: ${answer.text}`);
+  return answer;
+}
+
+const claimToken = (text: string) => Number(/Claim token: (\d+)/.exec(text)?.[1]);
+
+describe("MCP endpoint", () => {
+  it("lists its tools with descriptions and JSON Schemas", async () => {
+    const agent = await registerAgent(server, "lister");
+    const { tools } = await (await connect(agent)).listTools();
+    const names = tools.map((t) => t.name);
+    for (const name of [
+      "whoami", "list_teams", "create_team", "add_team_member",
+      "create_task", "list_tasks", "board", "get_task", "claim_task", "claim_next", "renew_claim", "release_claim",
+      "update_task", "dashboard_write", "dashboard_append", "add_dependency", "assign_role",
+      "send_message", "broadcast", "get_messages", "mark_read", "acknowledge", "ask",
+      "remember", "recall", "context_history", "list_context",
+      "add_knowledge", "search_knowledge", "recent_knowledge", "get_knowledge",
+    ]) {
+      expect(names).toContain(name);
+    }
+    for (const tool of tools) {
+      expect(tool.description?.length).toBeGreaterThan(10);
+      expect(tool.inputSchema.type).toBe("object");
+    }
+    const claim = tools.find((t) => t.name === "claim_task")!;
+    expect(claim.inputSchema.required).toEqual(["task"]);
+    expect(Object.keys(claim.inputSchema.properties ?? {})).toEqual(["team", "task", "lease_seconds"]);
+    expect(tools.find((t) => t.name === "board")!.annotations?.readOnlyHint).toBe(true);
+  });
+
+  it("serves the planner and worker story", async () => {
+    const plannerAgent = await registerAgent(server, "story-planner");
+    const workerAgent = await registerAgent(server, "story-worker");
+    const planner = await connect(plannerAgent);
+    const worker = await connect(workerAgent);
+
+    expect(await ok(planner, "create_team", { name: "sprint", role: "planner" })).toMatch(/^Created team sprint \(id .+\)\. You are its lead, with role planner\.$/);
+    expect(await ok(planner, "add_team_member", { agent: "story-worker", role: "implementer" })).toBe("story-worker joined sprint as implementer.");
+    expect(await ok(planner, "create_task", { title: "Design the data schema", track: "main", assignee: "story-worker" })).toMatch(/^Created #1 "Design the data schema" in sprint .*: pending, claimable now\.$/);
+    expect(await ok(planner, "create_task", { title: "Implement the API endpoints", track: "main", priority: "high" })).toMatch(/^Created #2 .*not ready: blocked by #1 \(track main\)\.$/);
+    expect(await ok(planner, "send_message", { to: "story-worker", body: "Tasks ready. Sprint 1 is live.", intent: "delegate", payload: { sprint: 1 } })).toMatch(/^Sent to story-worker/);
+
+    // The worker reads its unread inbox: the planner's message and the board's notice.
+    const whoami = await ok(worker, "whoami");
+    expect(whoami).toContain("You are story-worker");
+    expect(whoami).toContain("sprint");
+    expect(whoami).toContain("Unread messages: 2");
+    const inbox = await ok(worker, "get_messages", { unread: true });
+    expect(inbox).toContain('story-planner (delegate): Tasks ready. Sprint 1 is live.');
+    expect(inbox).toContain('payload: {"sprint":1}');
+    expect(inbox).toContain('Task #1 "Design the data schema" is assigned to you.');
+    expect(await ok(worker, "acknowledge", { from: "story-planner" })).toBe("Marked 1 message from story-planner read.");
+    expect(await ok(worker, "get_messages", { from: "story-planner" })).toBe("No unread messages.");
+
+    // Lists its tasks: each says whether it is claimable now.
+    const tasks = await ok(worker, "list_tasks");
+    expect(tasks.split("\n")).toEqual([
+      "#1 [pending] Design the data schema (story-worker) · ready: claimable now",
+      "#2 [pending, high] Implement the API endpoints · not ready: blocked by #1 (track main)",
+    ]);
+    expect(await ok(worker, "list_tasks", { mine: true, ready: true })).toBe("#1 [pending] Design the data schema (story-worker) · ready: claimable now");
+    const refused = await fails(worker, "claim_task", { task: 2 });
+    expect(refused.code).toBe("CONFLICT");
+    expect(refused.text).toBe("CONFLICT: task #2 is not ready: blocked by #1 (track main)");
+
+    // Claims the first, works on its dashboard, finishes it.
+    const claimed = await ok(worker, "claim_task", { task: "#1", lease_seconds: 600 });
+    expect(claimed).toMatch(/^Claimed #1 "Design the data schema" until .+\. Claim token: \d+/);
+    const token = claimToken(claimed);
+    expect(await ok(worker, "dashboard_write", { task: 1, text: "Starting", claim_token: token })).toBe("Wrote the dashboard of #1 (8 characters).");
+    expect(await ok(worker, "dashboard_append", { task: 1, text: "Tables drafted", claim_token: token })).toBe("Appended to the dashboard of #1 (now 23 characters).");
+    const detail = await ok(planner, "get_task", { task: 1 });
+    expect(detail).toContain("readiness: claimed by story-worker until");
+    expect(detail).toContain("dashboard:\nStarting\nTables drafted");
+    expect(await ok(worker, "renew_claim", { task: 1, claim_token: token })).toMatch(/^Renewed #1 .* Claim token: /);
+    expect(await ok(worker, "update_task", { task: 1, status: "completed", progress: 100, claim_token: token })).toBe('#1 "Design the data schema" is completed, progress 100%.');
+
+    // The second is ready now, and claim_next takes it.
+    const next = await ok(worker, "claim_next");
+    expect(next).toMatch(/^Claimed #2 "Implement the API endpoints" until /);
+    expect(await ok(worker, "claim_next")).toBe("Nothing in sprint is ready for you to claim now (list_tasks says why).");
+    const board = await ok(planner, "board");
+    expect(board).toBe("#1 [completed] Design the data schema (story-worker)\n#2 [in_progress] Implement the API endpoints (story-worker)");
+
+    // The same state is what GraphQL sees: one set of services behind both.
+    const { teams } = await plannerAgent.ok(`{ teams { edges { node { board } } } }`);
+    expect(teams.edges[0].node.board).toBe(board);
+    expect(await ok(worker, "release_claim", { task: 2 })).toBe('Released #2 "Implement the API endpoints": it is pending and claimable again.');
+  });
+
+  it("refuses a claim on a task someone else holds with CONFLICT", async () => {
+    const lead = await connect(await registerAgent(server, "claim-lead"));
+    const rival = await connect(await registerAgent(server, "claim-rival"));
+    await ok(lead, "create_team", { name: "claims" });
+    await ok(lead, "add_team_member", { agent: "claim-rival", role: "worker" });
+    await ok(lead, "create_task", { title: "Contested" });
+    const claimed = await ok(lead, "claim_task", { task: 1 });
+
+    const refused = await fails(rival, "claim_task", { task: 1 });
+    expect(refused.code).toBe("CONFLICT");
+    expect(refused.text).toMatch(/^CONFLICT: task #1 is not ready: claimed by claim-lead until /);
+    expect(refused.structured).toMatchObject({ code: "CONFLICT", state: "CLAIMED" });
+
+    const write = await fails(rival, "update_task", { task: 1, progress: 50 });
+    expect(write.text).toMatch(/^CONFLICT: task #1 is claimed by claim-lead until .*; only the holder may change it$/);
+    expect(write.structured).toMatchObject({ holder: "claim-lead" });
+    // A stale fencing token is refused too.
+    const stale = await fails(lead, "dashboard_append", { task: 1, text: "late", claim_token: claimToken(claimed) + 1 });
+    expect(stale.code).toBe("CONFLICT");
+  });
+
+  it("answers another team's task ID exactly like an unknown ID: NOT_FOUND", async () => {
+    const ownerAgent = await registerAgent(server, "secret-owner");
+    const owner = await connect(ownerAgent);
+    const outsider = await connect(await registerAgent(server, "outsider"));
+    await ok(owner, "create_team", { name: "secret" });
+    const created = await ok(owner, "create_task", { title: "Hidden work" });
+    const taskId = /\(id ([^)]+)\)/.exec(created)![1]!;
+    await ok(outsider, "create_team", { name: "elsewhere" });
+
+    const calls: [string, Record<string, unknown>][] = [
+      ["get_task", {}],
+      ["claim_task", {}],
+      ["update_task", { status: "completed" }],
+      ["dashboard_append", { text: "x" }],
+      ["add_dependency", { blocked_by: "no-such-task" }],
+      ["remember", { key: "k", value: 1 }],
+    ];
+    for (const [tool, extra] of calls) {
+      const foreign = await fails(outsider, tool, { ...extra, task: taskId });
+      const unknown = await fails(outsider, tool, { ...extra, task: "no-such-task" });
+      expect(foreign.text, tool).toBe("NOT_FOUND: task not found");
+      expect(unknown.text, tool).toBe(foreign.text);
+      expect(unknown.structured, tool).toEqual(foreign.structured);
+    }
+    // A team that is not yours is NOT_FOUND too, and so is a task number on it.
+    expect((await fails(outsider, "board", { team: "secret" })).text).toBe("NOT_FOUND: team not found");
+    expect((await fails(outsider, "list_tasks", { team: "some-unknown-team" })).text).toBe("NOT_FOUND: team not found");
+    expect((await fails(owner, "get_task", { task: 99 })).text).toBe("NOT_FOUND: task not found");
+    // Nothing changed for the owner.
+    expect(await ok(owner, "board")).toBe("#1 [pending] Hidden work");
+  });
+
+  it("refuses a missing or bad token with HTTP 401 and a JSON-RPC error", async () => {
+    const initialize = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    });
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    for (const authorization of [undefined, "Bearer ahq_not-a-real-token", "Bearer "]) {
+      const response = await fetch(mcpUrl(server), { method: "POST", headers: { ...headers, ...(authorization ? { authorization } : {}) }, body: initialize });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      const body = (await response.json()) as { jsonrpc: string; id: unknown; error: { code: number; message: string; data: { code: string } } };
+      expect(body).toMatchObject({ jsonrpc: "2.0", id: null, error: { data: { code: "UNAUTHENTICATED" } } });
+      expect(body.error.message).toMatch(/^UNAUTHENTICATED: /);
+    }
+    await expect(connect({ token: "ahq_revoked-or-made-up" })).rejects.toThrow(/401|UNAUTHENTICATED/);
+
+    // A valid token gets through: the same request succeeds.
+    const agent = await registerAgent(server, "raw-caller");
+    const response = await fetch(mcpUrl(server), { method: "POST", headers: { ...headers, authorization: `Bearer ${agent.token}` }, body: initialize });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { result: { serverInfo: { name: string } } }).result.serverInfo.name).toBe("agent-hq");
+    // Stateless: no stream to open with GET.
+    expect((await fetch(mcpUrl(server), { headers: { accept: "text/event-stream", authorization: `Bearer ${agent.token}` } })).status).toBe(405);
+  });
+
+  it("refuses a body over the limit before reading it, as for GraphQL", async () => {
+    const agent = await registerAgent(server, "big-sender");
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {}, pad: "x".repeat(1_100_000) } });
+    const response = await fetch(mcpUrl(server), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${agent.token}` },
+      body,
+    });
+    expect(response.status).toBe(413);
+  });
+
+  it("refuses remember with a stale expected version: CONFLICT with the current version", async () => {
+    const agent = await connect(await registerAgent(server, "rememberer"));
+    await ok(agent, "create_team", { name: "memory" });
+    expect(await ok(agent, "remember", { key: "plan", value: { step: 1 }, expected_version: 0 })).toBe('Remembered "plan" at version 1.');
+    expect(await ok(agent, "remember", { key: "plan", value: { step: 2 }, expected_version: 1 })).toBe('Remembered "plan" at version 2.');
+
+    const stale = await fails(agent, "remember", { key: "plan", value: { step: 3 }, expected_version: 1 });
+    expect(stale.code).toBe("CONFLICT");
+    expect(stale.text).toBe('CONFLICT: context key "plan" is at version 2, not 1; read it again');
+    expect(stale.structured).toMatchObject({ currentVersion: 2 });
+    expect((await fails(agent, "remember", { key: "plan", value: 0, expected_version: 0 })).code).toBe("CONFLICT");
+
+    expect(await ok(agent, "recall", { key: "plan" })).toMatch(/^"plan" version 2 by rememberer at .+:\n\{"step":2\}$/);
+    expect(await ok(agent, "recall", { key: "plan", version: 1 })).toMatch(/\{"step":1\}$/);
+    expect(await ok(agent, "recall", { key: "nothing" })).toBe('"nothing" is not set.');
+    const history = (await ok(agent, "context_history", { key: "plan" })).split("\n");
+    expect(history).toHaveLength(2);
+    expect(history[0]).toMatch(/^v2 by rememberer at .+: \{"step":2\}$/);
+    await ok(agent, "remember", { key: "plan.notes", value: "free text" });
+    await ok(agent, "remember", { key: "mine", value: [1, 2], private: true });
+    expect(await ok(agent, "list_context", { prefix: "plan" })).toMatch(/^plan \(v2, rememberer\): \{"step":2\}\nplan\.notes \(v1, rememberer\): "free text"$/);
+    expect(await ok(agent, "list_context", { private: true })).toBe("mine (v1, rememberer): [1,2]");
+  });
+
+  it("times out an ask cleanly, and returns the answer when it comes in time", async () => {
+    const askerAgent = await registerAgent(server, "asker");
+    const asker = await connect(askerAgent);
+    const answerer = await connect(await registerAgent(server, "answerer"));
+    await ok(asker, "create_team", { name: "questions" });
+    await ok(asker, "add_team_member", { agent: "answerer", role: "analyst" });
+
+    const started = Date.now();
+    const timedOut = await ok(asker, "ask", { to: "answerer", question: "Which tier?", timeout_seconds: 1 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(timedOut).toMatch(/^Timed out after 1 s: no answer from answerer\.\n\(question id .+\)$/);
+
+    // Asked again, the answerer finds the question in its inbox and replies in its thread.
+    const asking = ok(asker, "ask", { to: ["answerer"], question: "Which tier, really?", timeout_seconds: 20 });
+    let questionId: string | undefined;
+    for (let i = 0; i < 100 && !questionId; i++) {
+      const inbox = await ok(answerer, "get_messages", { from: "asker" });
+      questionId = /\[([^\]]+)\] \S+ asker \(ask\): Which tier, really\?/.exec(inbox)?.[1];
+      if (!questionId) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(questionId).toBeDefined();
+    await ok(answerer, "send_message", { to: "asker", body: "Gold.", reply_to: questionId });
+    expect(await asking).toMatch(/^answerer answered \[.+\]: Gold\.\n\(question id .+\)$/);
+  });
+
+  it("answers bad input with BAD_USER_INPUT naming the field", async () => {
+    const agent = await connect(await registerAgent(server, "careless"));
+    await ok(agent, "create_team", { name: "inputs" });
+    await ok(agent, "create_task", { title: "Something" });
+
+    const missing = await fails(agent, "create_task", {});
+    expect(missing.code).toBe("BAD_USER_INPUT");
+    expect(missing.text).toBe("BAD_USER_INPUT: title: is required");
+    expect(missing.structured).toMatchObject({ field: "title" });
+    // The service's own rules, with the same messages as over GraphQL.
+    expect((await fails(agent, "update_task", { task: 1, progress: 150 })).text).toBe("BAD_USER_INPUT: progress: must be between 0 and 100");
+    expect((await fails(agent, "create_task", { title: "   " })).text).toBe("BAD_USER_INPUT: title: must not be empty");
+    expect((await fails(agent, "claim_task", { task: 1, lease_seconds: 1 })).text).toBe("BAD_USER_INPUT: leaseSeconds: must be between 5 and 86400");
+    // Wrong types, unknown arguments and NUL characters are refused at the edge.
+    expect((await fails(agent, "update_task", { task: 1, progress: "lots" })).text).toBe("BAD_USER_INPUT: progress: Invalid input: expected number, received string");
+    expect((await fails(agent, "send_message", { to: 3, body: "hi" })).text).toBe("BAD_USER_INPUT: to: an agent name or a list of names");
+    expect((await fails(agent, "board", { colour: "red" })).text).toMatch(/^BAD_USER_INPUT: .*colour/);
+    expect((await fails(agent, "dashboard_append", { task: 1, text: "a\u0000b" })).code).toBe("BAD_USER_INPUT");
+    expect((await fails(agent, "get_messages", { limit: 0 })).text).toBe("BAD_USER_INPUT: limit: must be a whole number between 1 and 100");
+    // An unknown tool is an error result too.
+    expect((await fails(agent, "no_such_tool")).code).toBe("NOT_FOUND");
+  });
+
+  it("answers an unexpected failure as INTERNAL_SERVER_ERROR without its details", async () => {
+    const agent = await connect(await registerAgent(server, "unlucky"));
+    await ok(agent, "create_team", { name: "fragile" });
+    const tasks = server.app.services.tasks;
+    const board = tasks.board;
+    tasks.board = () => Promise.reject(new Error("connection to db-internal-7 refused"));
+    try {
+      const failure = await fails(agent, "board");
+      expect(failure.code).toBe("INTERNAL_SERVER_ERROR");
+      expect(failure.text).toMatch(/^INTERNAL_SERVER_ERROR: unexpected error \(request id [\w-]+\)$/);
+      expect(JSON.stringify(failure.structured)).not.toContain("db-internal");
+    } finally {
+      tasks.board = board;
+    }
+    expect(await ok(agent, "board")).toBe("The board of fragile has no tasks.");
+  });
+
+  it("keeps knowledge: add, search, recent, get", async () => {
+    const agent = await connect(await registerAgent(server, "librarian"));
+    await ok(agent, "create_team", { name: "library" });
+    await ok(agent, "create_task", { title: "Research leases" });
+    const added = await ok(agent, "add_knowledge", { title: "Leases need fencing", body: "A claim without a fencing token lets a paused holder overwrite newer work.", tags: ["Claims", "design"], task: 1 });
+    const id = /\(id ([^)]+)\)/.exec(added)![1]!;
+    await ok(agent, "add_knowledge", { title: "Unrelated", body: "Something else entirely." });
+
+    const found = await ok(agent, "search_knowledge", { text: "fencing tokens" });
+    expect(found).toMatch(new RegExp(`^\\[${id}\\] Leases need fencing #claims #design, by librarian at .+\\n  A claim without a fencing token`));
+    expect(found).not.toContain("Unrelated");
+    expect(await ok(agent, "search_knowledge", { text: "nothing-like-this" })).toBe("Nothing found.");
+    const recent = await ok(agent, "recent_knowledge", { limit: 1 });
+    expect(recent).toMatch(/^\[.+\] Unrelated, by librarian/);
+    expect(await ok(agent, "recent_knowledge", { tags: ["claims"] })).toContain("Leases need fencing");
+    expect((await fails(agent, "recent_knowledge", { since: "yesterday" })).text).toMatch(/^BAD_USER_INPUT: since: /);
+    expect(await ok(agent, "get_knowledge", { id })).toMatch(/^Leases need fencing #claims #design, by librarian at .+\nA claim without/);
+  });
+});
+
+describe("MCP rate limits", () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startServer({ RATE_LIMIT_PER_MINUTE: "12" });
+  });
+  afterAll(() => limited.close());
+
+  it("spends the agent's GraphQL budget: a tool call costs 5, then RATE_LIMITED", async () => {
+    const agent = await registerAgent(limited, "busy");
+    const client = await connect(agent, limited);
+    await ok(client, "whoami");
+    await ok(client, "whoami");
+    const refused = await fails(client, "whoami");
+    expect(refused.code).toBe("RATE_LIMITED");
+    expect(refused.text).toMatch(/^RATE_LIMITED: rate limit exceeded for agent busy; retry in \d+ s$/);
+    expect(refused.structured?.retryAfterSeconds).toBeGreaterThan(0);
+    // The same budget: a GraphQL mutation field (5 points) is refused now too.
+    expect((await agent.fails(`mutation { acknowledge(from: "nobody") }`)).code).toBe("RATE_LIMITED");
+    await client.close();
+  });
+});
