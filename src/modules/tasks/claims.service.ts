@@ -3,7 +3,7 @@
 // hold the same task, on one server or many. Each claim bumps the claim epoch, which
 // is the fencing token a holder's writes may carry.
 import { z } from "zod";
-import { ConflictError, ForbiddenError } from "../../errors.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Prisma, Task } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { parseInput, shortName } from "../../validation.js";
@@ -11,7 +11,7 @@ import type { Viewer } from "../agents/agents.service.js";
 import type { JournalService } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { LEASE_SECONDS, liveHolder } from "./task-rules.js";
-import { claimableBy, readinessOfRow, readinessSelect, readyForms, taskEvent, type TaskService } from "./tasks.service.js";
+import { claimableBy, claimableByAny, readinessOfRow, readinessSelect, readyForms, taskEvent, type TaskService } from "./tasks.service.js";
 
 export interface Claim {
   task: Task;
@@ -37,6 +37,28 @@ const nextInput = leaseInput.extend({ role: shortName.nullish(), track: shortNam
 const CANDIDATES = 8;
 const CLAIM_ORDER: Prisma.TaskOrderByWithRelationInput[] = [{ priorityRank: "desc" }, { number: "asc" }];
 const ROUNDS = 100;
+// claim-next requests answered by one transaction at most.
+const NEXT_BATCH = 64;
+
+interface NextFilters {
+  role: string | null;
+  track: string | null;
+  milestoneId: string | null;
+}
+
+interface NextRequest {
+  viewer: Viewer;
+  lease: number;
+  resolve(claim: Claim | null): void;
+  reject(error: unknown): void;
+  /** Batches that found candidates but lost them all to other instances. */
+  rounds: number;
+}
+
+interface NextQueue {
+  waiting: NextRequest[];
+  running: boolean;
+}
 const SWEEP_BATCH = 200;
 
 export class ClaimService {
@@ -78,40 +100,113 @@ export class ClaimService {
    * Claims the best ready task for the viewer in a team: highest priority first, then
    * the oldest (lowest number). Only tasks the viewer may take; with `role`, only tasks
    * where the viewer has that role. Null when nothing is ready.
+   *
+   * Concurrent calls for the same team and options are answered together, in arrival
+   * order, by one transaction (group commit): one membership read, one candidate read
+   * per form of "ready", one conditional update per claim and one journal insert. With
+   * 50 workers this took claims from 9 statements each to about one.
    */
   async claimNext(viewer: Viewer, teamId: string, options: z.input<typeof nextInput>): Promise<Claim | null> {
     const input = parseInput(nextInput, options);
-    const lease = leaseOf(input.leaseSeconds);
-    await this.teams.get(viewer, teamId);
-    if (input.milestoneId != null) await this.tasks.requireMilestone(this.db.reader, teamId, input.milestoneId);
-    for (let round = 0; round < ROUNDS; round++) {
-      const result = await this.journal.write(async ({ tx, append }) => {
-        const now = new Date();
-        const mine: Prisma.TaskWhereInput[] = [
-          { teamId },
-          input.role ? { roles: { some: { agentId: viewer.id, role: input.role } } } : claimableBy(viewer.id),
-          input.track ? { track: input.track } : {},
-          input.milestoneId ? { milestoneId: input.milestoneId } : {},
-        ];
-        // One read per form of "ready", each along an index in claim order (an OR of the
-        // two scanned the whole team: 58 ms at 100k tasks), then merged.
-        const candidates: Task[] = [];
-        for (const ready of readyForms(now)) {
-          candidates.push(...(await tx.task.findMany({ where: { AND: [...mine, ready] }, orderBy: CLAIM_ORDER, take: CANDIDATES })));
+    const filters: NextFilters = { role: input.role ?? null, track: input.track ?? null, milestoneId: input.milestoneId ?? null };
+    const key = JSON.stringify([teamId, filters.role, filters.track, filters.milestoneId]);
+    let queue = this.nextQueues.get(key);
+    if (!queue) this.nextQueues.set(key, (queue = { waiting: [], running: false }));
+    const request = new Promise<Claim | null>((resolve, reject) => queue.waiting.push({ viewer, lease: leaseOf(input.leaseSeconds), resolve, reject, rounds: 0 }));
+    if (!queue.running) void this.drainNext(key, queue, teamId, filters);
+    return request;
+  }
+
+  private readonly nextQueues = new Map<string, NextQueue>();
+
+  /** Answers a queue's requests batch by batch until it is empty. */
+  private async drainNext(key: string, queue: NextQueue, teamId: string, filters: NextFilters): Promise<void> {
+    queue.running = true;
+    try {
+      while (queue.waiting.length > 0) {
+        const batch = queue.waiting.splice(0, NEXT_BATCH);
+        let retry: NextRequest[];
+        try {
+          retry = await this.claimBatch(teamId, filters, batch);
+        } catch (error) {
+          for (const request of batch) request.reject(error);
+          continue;
         }
-        candidates.sort((a, b) => b.priorityRank - a.priorityRank || a.number - b.number).splice(CANDIDATES);
-        for (const task of candidates) {
-          const claim = await this.take(tx, task, viewer, lease, now);
-          if (claim) {
-            await append(...this.claimEvents(viewer, task, claim));
-            return { claim, empty: false };
-          }
-        }
-        return { claim: null, empty: candidates.length === 0 };
-      });
-      if (result.claim || result.empty) return result.claim;
+        // Requests that lost every candidate to another instance go again, first.
+        queue.waiting.unshift(...retry.filter((r) => ++r.rounds < ROUNDS));
+        for (const r of retry) if (r.rounds >= ROUNDS) r.resolve(null);
+      }
+    } finally {
+      queue.running = false;
+      this.nextQueues.delete(key);
     }
-    return null;
+  }
+
+  /** One transaction for a batch; settles each request and returns those to try again. */
+  private async claimBatch(teamId: string, filters: NextFilters, batch: NextRequest[]): Promise<NextRequest[]> {
+    const settle: (() => void)[] = [];
+    const retry: NextRequest[] = [];
+    await this.journal.write(async ({ tx, append }) => {
+      const members = await this.teams.membersAmong(tx, teamId, [...new Set(batch.map((r) => r.viewer.id))]);
+      const requests = batch.filter((r) => {
+        if (members.has(r.viewer.id)) return true;
+        settle.push(() => r.reject(new NotFoundError("team")));
+        return false;
+      });
+      if (requests.length === 0) return;
+      if (filters.milestoneId !== null) await this.tasks.requireMilestone(tx, teamId, filters.milestoneId);
+      const now = new Date();
+      const agentIds = [...new Set(requests.map((r) => r.viewer.id))];
+      const mine: Prisma.TaskWhereInput[] = [
+        { teamId },
+        filters.role ? { roles: { some: { agentId: { in: agentIds }, role: filters.role } } } : claimableByAny(agentIds),
+        filters.track ? { track: filters.track } : {},
+        filters.milestoneId ? { milestoneId: filters.milestoneId } : {},
+      ];
+      // One read per form of "ready", each along an index in claim order (an OR of the
+      // two scanned the whole team: 58 ms at 100k tasks), then merged.
+      const window = requests.length + CANDIDATES;
+      let complete = true;
+      const candidates: Task[] = [];
+      for (const ready of readyForms(now)) {
+        const rows = await tx.task.findMany({ where: { AND: [...mine, ready] }, orderBy: CLAIM_ORDER, take: window });
+        if (rows.length === window) complete = false;
+        candidates.push(...rows);
+      }
+      candidates.sort((a, b) => b.priorityRank - a.priorityRank || a.number - b.number);
+      const roleHolders = await this.roleHolders(tx, candidates, agentIds, filters.role);
+      const events = [];
+      for (const request of requests) {
+        const id = request.viewer.id;
+        const eligible = (t: Task) => (filters.role ? roleHolders.has(`${t.id} ${id}`) : t.assigneeId === null || t.assigneeId === id || roleHolders.has(`${t.id} ${id}`));
+        let claim: Claim | null = null;
+        while (!claim) {
+          const index = candidates.findIndex(eligible);
+          if (index < 0) break;
+          const [task] = candidates.splice(index, 1);
+          claim = await this.take(tx, task!, request.viewer, request.lease, now);
+          if (claim) events.push(...this.claimEvents(request.viewer, task!, claim));
+        }
+        if (claim) settle.push(() => request.resolve(claim));
+        else if (complete) settle.push(() => request.resolve(null));
+        else retry.push(request);
+      }
+      if (events.length) await append(...events);
+    });
+    // Answers go out only once the claims have committed.
+    for (const s of settle) s();
+    return retry;
+  }
+
+  /** "task agent" pairs: which of these agents have a role (this one, if given) on which candidate. */
+  private async roleHolders(tx: Tx, candidates: Task[], agentIds: string[], role: string | null): Promise<Set<string>> {
+    const assignedElsewhere = candidates.filter((t) => role !== null || (t.assigneeId !== null && !agentIds.includes(t.assigneeId)));
+    if (assignedElsewhere.length === 0) return new Set();
+    const rows = await tx.taskRoleAssignment.findMany({
+      where: { taskId: { in: assignedElsewhere.map((t) => t.id) }, agentId: { in: agentIds }, ...(role ? { role } : {}) },
+      select: { taskId: true, agentId: true },
+    });
+    return new Set(rows.map((r) => `${r.taskId} ${r.agentId}`));
   }
 
   /** Extends a live claim. A claim whose lease ran out is gone: claim the task again. */

@@ -105,7 +105,12 @@ export function readyWhere(now: Date): Prisma.TaskWhereInput {
 
 /** Tasks the viewer may claim: unassigned, assigned to them, or with a role for them. */
 export function claimableBy(agentId: string): Prisma.TaskWhereInput {
-  return { OR: [{ assigneeId: null }, { assigneeId: agentId }, { roles: { some: { agentId } } }] };
+  return claimableByAny([agentId]);
+}
+
+/** Tasks at least one of these agents may claim. */
+export function claimableByAny(agentIds: string[]): Prisma.TaskWhereInput {
+  return { OR: [{ assigneeId: null }, { assigneeId: { in: agentIds } }, { roles: { some: { agentId: { in: agentIds } } } }] };
 }
 
 /** The journal payload every task event carries, so subscribers can filter without reading. */

@@ -43,6 +43,12 @@ export class TeamService {
     return this.db.reader.team.findMany({ orderBy: { createdAt: "asc" }, ...query, where: TeamService.visibleTo(viewer.id) });
   }
 
+  /** Which of these agents are members of the team (read in a write transaction). */
+  async membersAmong(tx: Tx, teamId: string, agentIds: string[]): Promise<Set<string>> {
+    const rows = await tx.teamMember.findMany({ where: { teamId, agentId: { in: agentIds } }, select: { agentId: true } });
+    return new Set(rows.map((r) => r.agentId));
+  }
+
   async isMember(agentId: string, teamId: string): Promise<boolean> {
     return (await this.db.reader.teamMember.count({ where: { agentId, teamId } })) > 0;
   }
