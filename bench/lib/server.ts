@@ -70,7 +70,9 @@ async function startProcess(name: string, args: string[], env: Record<string, st
 
 /** agent-hq on `databaseUrl` (migrated at start), ready when /readyz answers 200. */
 export function startAgentHq(name: string, databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  return startProcess(name, ["--import", "tsx", "src/main.ts"], { ...serverDefaults, DATABASE_URL: databaseUrl, ...env }, async (base) => {
+  // BENCH_CPU_PROF=<dir>: each agent-hq server writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  return startProcess(name, [...profile, "--import", "tsx", "src/main.ts"], { ...serverDefaults, DATABASE_URL: databaseUrl, ...env }, async (base) => {
     const response = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
     return response.status === 200;
   });

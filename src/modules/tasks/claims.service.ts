@@ -123,7 +123,12 @@ export class ClaimService {
   private async drainNext(key: string, queue: NextQueue, teamId: string, filters: NextFilters): Promise<void> {
     queue.running = true;
     try {
-      while (queue.waiting.length > 0) {
+      // better-sqlite3 answers synchronously, so a request can run from arrival to answer
+      // without yielding; waiting for the event loop's next turn lets the requests that
+      // arrived meanwhile join this batch.
+      for (;;) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (queue.waiting.length === 0) break;
         const batch = queue.waiting.splice(0, NEXT_BATCH);
         let retry: NextRequest[];
         try {
@@ -281,7 +286,7 @@ export class ClaimService {
   /** The conditional update that takes a claim; null when someone else got there first. */
   private async take(tx: Tx, task: Task, viewer: Viewer, leaseSeconds: number, now: Date): Promise<Claim | null> {
     const expiresAt = new Date(now.getTime() + leaseSeconds * 1000);
-    const { count } = await tx.task.updateMany({
+    const [claimed] = await tx.task.updateManyAndReturn({
       where: {
         id: task.id,
         claimEpoch: task.claimEpoch,
@@ -289,8 +294,7 @@ export class ClaimService {
       },
       data: { status: "in_progress", holderId: viewer.id, assigneeId: viewer.id, leaseExpiresAt: expiresAt, claimEpoch: { increment: 1 } },
     });
-    if (count === 0) return null;
-    const claimed = await tx.task.findUniqueOrThrow({ where: { id: task.id } });
+    if (!claimed) return null;
     return { task: claimed, token: claimed.claimEpoch, expiresAt };
   }
 
