@@ -54,3 +54,20 @@ export const jsonObject = (maxBytes: number) =>
       const refusal = jsonRefusal(v, maxBytes);
       if (refusal) ctx.addIssue({ code: "custom", message: refusal });
     });
+
+/** Whether any string (or key) in a JSON value contains U+0000, walked without recursion. */
+export function hasNul(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return true;
+    } else if (v !== null && typeof v === "object") {
+      for (const [key, child] of Object.entries(v)) {
+        if (key.includes("\u0000")) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}

@@ -5,6 +5,7 @@
 import { BREAK, GraphQLError, getOperationAST, Kind, visit, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "./context.js";
+import { hasNul } from "../validation.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 const PUBLIC_FIELDS = new Set(["registerAgent", "__schema", "__type", "__typename"]);
@@ -58,23 +59,6 @@ export function useProtection(options: ProtectionOptions): Plugin<Context> {
       if (refusal) setResultAndStopExecution(refusal);
     },
   };
-}
-
-/** Whether any string in a JSON value contains U+0000 (walked without recursion). */
-function hasNul(value: unknown): boolean {
-  const stack = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (typeof v === "string") {
-      if (v.includes("\u0000")) return true;
-    } else if (v !== null && typeof v === "object") {
-      for (const [key, child] of Object.entries(v)) {
-        if (key.includes("\u0000")) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
 }
 
 /** Whether a string literal of the document holds U+0000 once parsed ("\\u0000" escapes one in). */

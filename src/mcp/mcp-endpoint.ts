@@ -15,6 +15,8 @@ import { AppError, BadInputError, NotFoundError, RateLimitedError, type ErrorCod
 import { LIMITS } from "../graphql/limits.js";
 import type { RateLimiter } from "../graphql/rate-limit.js";
 import type { Viewer } from "../modules/agents/agents.service.js";
+import { bearerToken } from "../modules/agents/token.js";
+import { hasNul } from "../validation.js";
 import type { Services } from "../services.js";
 import type { Tool, ToolContext } from "./tool.js";
 import { contextTools } from "./tools/context.js";
@@ -76,7 +78,7 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
   return async (req, res) => {
     const requestId = String(res.getHeader("x-request-id") ?? "");
     try {
-      const token = bearer(req.headers.authorization);
+      const token = bearerToken(req.headers.authorization);
       const viewer = token === null ? null : await deps.authenticate(token);
       if (!viewer) {
         const wait = (await deps.addressLimiter?.take(`ip:${req.socket.remoteAddress ?? "unknown"}`, 1)) ?? 0;
@@ -140,27 +142,4 @@ function failure(code: ErrorCode | "INTERNAL_SERVER_ERROR", message: string, det
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: `${code}: ${message}`, data: { code } }, id: null }));
-}
-
-function bearer(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
-  return match ? match[1]! : value.trim() || null;
-}
-
-/** Whether any string (or key) in a JSON value contains U+0000, walked without recursion. */
-function hasNul(value: unknown): boolean {
-  const stack = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (typeof v === "string") {
-      if (v.includes("\u0000")) return true;
-    } else if (v !== null && typeof v === "object") {
-      for (const [key, child] of Object.entries(v)) {
-        if (key.includes("\u0000")) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
 }

@@ -16,3 +16,10 @@ export function hashToken(token: string): string {
 export function looksLikeToken(token: string): boolean {
   return token.startsWith(PREFIX) && token.length === PREFIX.length + 43;
 }
+
+/** The token in an Authorization value: "Bearer <token>", or the bare token. */
+export function bearerToken(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
+  return match ? match[1]! : value.trim() || null;
+}
