@@ -5,14 +5,12 @@
 // query run inside another request's open transaction (measured: writes lost on
 // rollback, dirty reads), hence the split. WAL lets the reader run beside the writer.
 // PostgreSQL: one pooled client serves both roles.
-import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient, type Prisma } from "../generated/prisma/client.js";
-import { PrismaClient as PostgresPrismaClient } from "../generated/prisma-postgres/client.js";
+//
+// Each provider's client, adapter and driver are imported only when DATABASE_URL picks
+// that provider: loading the other one cost start time and memory for nothing.
+import type { PrismaClient, Prisma } from "../generated/prisma/client.js";
 import type { Dialect } from "./dialect.js";
-import { applyMigrations, readMigrations, sqlitePath } from "./migrate.js";
-import { postgresDialect } from "./postgres-dialect.js";
-import { sqliteDialect } from "./sqlite-dialect.js";
+import { applyMigrations, migrationNames, migrationsDir, sqlitePath } from "./migrate.js";
 
 export type { PrismaClient };
 export type Tx = Prisma.TransactionClient;
@@ -51,11 +49,16 @@ export interface OpenOptions {
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
   const provider = url.startsWith("file:") ? "sqlite" : "postgres";
   if (options.migrate !== false) await applyMigrations(provider, url);
-  const expected = (await readMigrations(provider)).migrationDirectories.map((d) => d.path);
+  const expected = await migrationNames(migrationsDir(provider));
   return provider === "sqlite" ? openSqlite(url, expected) : openPostgres(url, expected);
 }
 
 async function openSqlite(url: string, expectedMigrations: string[]): Promise<Database> {
+  const [{ PrismaClient }, { PrismaBetterSqlite3 }, { sqliteDialect }] = await Promise.all([
+    import("../generated/prisma/client.js"),
+    import("@prisma/adapter-better-sqlite3"),
+    import("./sqlite-dialect.js"),
+  ]);
   const file = sqlitePath(url);
   // busy_timeout covers the moments another process (a migration) holds the file.
   const writer = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 10_000 }), transactionOptions, log: [...log] });
@@ -79,6 +82,11 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
 }
 
 async function openPostgres(url: string, expectedMigrations: string[]): Promise<Database> {
+  const [{ PrismaClient: PostgresPrismaClient }, { PrismaPg }, { postgresDialect }] = await Promise.all([
+    import("../generated/prisma-postgres/client.js"),
+    import("@prisma/adapter-pg"),
+    import("./postgres-dialect.js"),
+  ]);
   const pg = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 20 }), transactionOptions, log: [...log] });
   // The app is typed against the SQLite client; both are generated from one schema.
   const client = pg as unknown as PrismaClient;

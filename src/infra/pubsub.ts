@@ -4,8 +4,7 @@
 // announcement only says "look now": a lost one costs latency, never data (tailers
 // also poll the journal every JOURNAL_POLL_MS).
 import { createPubSub, type PubSub } from "@graphql-yoga/subscription";
-import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
 export type Announcements = {
@@ -31,12 +30,14 @@ export function createAnnouncementBus(): AnnouncementBus {
  * down, publishing fails fast and is dropped: mutations never wait for Redis.
  */
 export async function createRedisAnnouncementBus(url: string, logger: Logger): Promise<AnnouncementBus & { counter: SharedCounter }> {
-  const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  // Loaded only with REDIS_URL: about forty modules a single instance never needs.
+  const [ioredis, { createRedisEventTarget }] = await Promise.all([import("ioredis"), import("@graphql-yoga/redis-event-target")]);
+  const publisher = new ioredis.Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
   // SUBSCRIBE and UNSUBSCRIBE issued while Redis is down wait in the offline queue for
   // the reconnection, however long it takes: with ioredis's default (20 retries, about
   // 10 s) they were rejected, unhandled, and the rejection stopped the process (measured:
   // a subscription opened 10 s into an outage killed the server).
-  const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+  const subscriber = new ioredis.Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
   let down = false;
   for (const [name, client] of [["publisher", publisher], ["subscriber", subscriber]] as const) {
     client.on("error", (err: Error) => {

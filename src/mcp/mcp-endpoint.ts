@@ -6,11 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { z } from "zod";
-// The low-level server: McpServer validates tool input itself and answers failures as
-// uncoded text, where agents here get BAD_USER_INPUT naming the field.
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type ListToolsResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ListToolsResult } from "@modelcontextprotocol/sdk/types.js";
 import { AppError, BadInputError, NotFoundError, RateLimitedError, type ErrorCode } from "../errors.js";
 import { LIMITS } from "../graphql/limits.js";
 import type { RateLimiter } from "../graphql/rate-limit.js";
@@ -52,9 +48,22 @@ export function isMcpPath(url: string | undefined): boolean {
   return url === MCP_PATH || (url !== undefined && url.startsWith(`${MCP_PATH}?`));
 }
 
+// The SDK (with ajv and its JSON Schema tooling, over a hundred modules) loads on the first
+// MCP request rather than at every start, where it was about a sixth of the server's
+// start-up CPU time (measured). The low-level Server is used because McpServer validates
+// tool input itself and answers failures as uncoded text, where agents here get
+// BAD_USER_INPUT naming the field.
+const importSdk = () =>
+  Promise.all([
+    import("@modelcontextprotocol/sdk/server/index.js"),
+    import("@modelcontextprotocol/sdk/server/streamableHttp.js"),
+    import("@modelcontextprotocol/sdk/types.js"),
+  ]);
+let sdk: ReturnType<typeof importSdk> | undefined;
+
 export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { services, logger } = deps;
-  const listed: ListToolsResult = { tools: TOOLS.map(describe) };
+  let listed: ListToolsResult | undefined;
   const byName = new Map(TOOLS.map((t) => [t.name, t]));
 
   async function call(viewer: Viewer, name: string, args: unknown, requestId: string): Promise<CallToolResult> {
@@ -90,8 +99,9 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       if (req.method !== "POST") return refuse(res, 405, "METHOD_NOT_ALLOWED", "this MCP endpoint is stateless: POST JSON-RPC messages", { allow: "POST" });
       services.presence.markSeen(viewer.id);
 
+      const [{ Server }, { StreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await (sdk ??= importSdk());
       const server = new Server({ name: "agent-hq", version: "0.1.0" }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-      server.setRequestHandler(ListToolsRequestSchema, () => listed);
+      server.setRequestHandler(ListToolsRequestSchema, () => (listed ??= { tools: TOOLS.map(describe) }));
       server.setRequestHandler(CallToolRequestSchema, (request) => call(viewer, request.params.name, request.params.arguments, requestId));
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: LIMITS.bodyBytes });
       res.once("close", () => {
