@@ -15,6 +15,7 @@ import type { Config } from "./config.js";
 import type { Context } from "./graphql/context.js";
 import { maskError, useRequestIdOnErrors } from "./graphql/errors.js";
 import { exampleOperations } from "./graphql/graphiql-tab.js";
+import { offerSocket } from "./graphql/live.js";
 import { armorPlugins, LIMITS } from "./graphql/limits.js";
 import { createMetrics } from "./graphql/observability.js";
 import { rateLimited, useProtection } from "./graphql/protection.js";
@@ -24,6 +25,7 @@ import type { Database } from "./infra/db.js";
 import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
 import { createMcpHandler, isMcpPath } from "./mcp/mcp-endpoint.js";
 import type { Viewer } from "./modules/agents/agents.service.js";
+import { bearerToken } from "./modules/agents/token.js";
 import { createServices, type Services } from "./services.js";
 
 export interface AppDeps {
@@ -72,11 +74,6 @@ function requestIdFrom(req: IncomingMessage): string {
   return typeof given === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
-function bearer(value: unknown): string | null {
-  if (typeof value !== "string") return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
-  return match ? match[1]! : value.trim() || null;
-}
 
 /** Bodies are measured before anything reads them: a length is required, and bounded. */
 function bodyRefusal(req: IncomingMessage): { status: number; code: string; message: string } | null {
@@ -138,8 +135,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
     context: async ({ request, req, connectionParams, requestId }) => {
       const ip = req?.socket.remoteAddress ?? "unknown";
       const token = request
-        ? bearer(request.headers.get("authorization"))
-        : bearer(connectionParams?.authorization ?? connectionParams?.Authorization ?? connectionParams?.token);
+        ? bearerToken(request.headers.get("authorization"))
+        : bearerToken(connectionParams?.authorization ?? connectionParams?.Authorization ?? connectionParams?.token);
       return {
         services,
         viewer: await viewerFor(token, ip),
@@ -189,14 +186,14 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       // Refused at connection time (4403) unless a valid token comes in connectionParams.
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const token = bearer(params.authorization ?? params.Authorization ?? params.token);
+        const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
         const ok = token !== null && (await services.agents.authenticate(token)) !== null;
         if (!ok) metrics.refused("bad_token");
         return ok;
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -220,6 +217,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
         } catch (error) {
           return [error instanceof GraphQLError ? error : unauthenticated()];
         }
+        // Journal subscriptions write their events straight to this socket (graphql/live.ts).
+        offerSocket(contextValue, { id, socket: ctx.extra.socket, tcp: ctx.extra.request.socket, schema, document, query: payload.query, operationName: payload.operationName, variables: payload.variables });
         return {
           schema,
           operationName: payload.operationName,

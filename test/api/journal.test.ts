@@ -1,6 +1,7 @@
 // The journal is the source of every subscription: replay after a cursor, then live,
 // with no gap and no duplicate, whatever the concurrency.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { liveStats } from "../../src/graphql/live.js";
 import { createTeam, registerAgent, type Subscription, type TestAgent, type Transport } from "../helpers/client.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
@@ -13,6 +14,8 @@ afterAll(() => server.close());
 const TEAM_EVENTS = `subscription($t: ID!, $after: Int, $kinds: [String!]) {
   teamEvents(teamId: $t, after: $after, kinds: $kinds) { cursor kind teamId subjectId payload actor { name } }
 }`;
+// Reads only the row: every subscriber of this operation shares one execution per event.
+const TEAM_EVENTS_ROW = `subscription($t: ID!, $after: Int) { teamEvents(teamId: $t, after: $after) { cursor kind teamId subjectId payload createdAt } }`;
 const UPDATE = `mutation($t: ID!, $d: String) { updateTeam(teamId: $t, input: { description: $d }) { id } }`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -79,6 +82,57 @@ describe("teamEvents", () => {
       expect(events.map((e) => e.cursor), `${transport} subscriber after ${after}`).toEqual(await journalCursors(teamId, after));
       await sub.close();
     }
+  });
+
+  it("30 writers racing 24 subscribers (graphql-ws and SSE, shared and per-viewer selections, some live only) that join while they write: each sees every row after its cursor, in order, once", async () => {
+    const lead = await registerAgent(server, "crowd-lead");
+    const members: TestAgent[] = [];
+    for (let i = 0; i < 6; i++) members.push(await registerAgent(server, `crowd-watcher-${i}`));
+    const teamId = await createTeam(lead, "crowd", members.map((m) => [m, "watcher"] as [TestAgent, string]));
+    const otherLead = await registerAgent(server, "crowd-noise");
+    const otherTeam = await createTeam(otherLead, "crowd-noise");
+    const { handedBack } = liveStats();
+
+    const WRITERS = 30;
+    const WRITES = 10;
+    const writers = Array.from({ length: WRITERS }, (_, w) =>
+      (async () => {
+        for (let i = 0; i < WRITES; i++) {
+          await lead.ok(UPDATE, { t: teamId, d: `crowd ${w}/${i}` });
+          if (i % 4 === 0) await otherLead.ok(UPDATE, { t: otherTeam, d: `noise ${w}/${i}` });
+        }
+      })(),
+    );
+
+    const subscribers: { sub: Subscription; after: number | null; transport: Transport; label: string }[] = [];
+    let directPeak = 0;
+    for (let s = 0; s < 24; s++) {
+      await sleep(Math.random() * 60);
+      const transport: Transport = s % 4 === 3 ? "sse" : "ws";
+      const query = s % 2 === 0 ? TEAM_EVENTS_ROW : TEAM_EVENTS;
+      // A few join live only: they must see an unbroken run of rows from their first.
+      const after = s % 6 === 5 ? null : Math.floor(Math.random() * ((await server.app.services.journal.head()) + 1));
+      subscribers.push({ sub: members[s % members.length]!.subscribe(transport, query, { t: teamId, after }), after, transport, label: `${transport} #${s} after ${after}` });
+      directPeak = Math.max(directPeak, liveStats().direct);
+    }
+    await Promise.all(writers);
+    // One more row once everyone listens, so that the live-only subscribers see at least one.
+    await expect.poll(() => server.app.services.tailer.stats().listeners).toBeGreaterThanOrEqual(subscribers.length);
+    directPeak = Math.max(directPeak, liveStats().direct);
+    await lead.ok(UPDATE, { t: teamId, d: "crowd: last" });
+
+    const all = await journalCursors(teamId, 0);
+    const last = all.at(-1)!;
+    for (const { sub, after, label } of subscribers) {
+      const events = await readUntil(sub, last);
+      expect(events.every((e) => e.teamId === teamId), `${label} saw another team's rows`).toBe(true);
+      const cursors = events.map((e) => e.cursor);
+      expect(cursors, label).toEqual(await journalCursors(teamId, after ?? cursors[0]! - 1));
+      await sub.close();
+    }
+    // The graphql-ws subscribers took the direct path, and none had to leave it.
+    expect(directPeak).toBeGreaterThanOrEqual(subscribers.filter((s) => s.transport === "ws").length - 2);
+    expect(liveStats().handedBack).toBe(handedBack);
   });
 
   it("without `after` streams only what is committed from now on; with `kinds` filters", async () => {

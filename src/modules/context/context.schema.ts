@@ -1,6 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer } from "../../graphql/context.js";
-import { untilEnd } from "../../graphql/live.js";
+import { liveEvents } from "../../graphql/live.js";
 import { AgentRef } from "../agents/agents.schema.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { ScopeInput } from "./context.service.js";
@@ -143,7 +143,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, { scope, prefix, after }, ctx) => {
       const viewer = requireViewer(ctx);
       const events = await ctx.services.context.events(viewer, scopeOf(scope), { prefix, after });
-      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
+      return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
   }),

@@ -9,6 +9,16 @@ import type { JournalRow } from "./journal.service.js";
 export type JournalListener = (rows: readonly JournalRow[]) => void;
 
 const BATCH = 500;
+/**
+ * Handing a batch over (to every listener, then the socket writes it causes) may take at
+ * most this share of the time: after a costly hand-over the next read waits. The rest
+ * is left to requests, the writers among them.
+ */
+const FANOUT_SHARE = 0.4;
+/** A hand-over shorter than this (smoothed) is not followed by a pause. */
+const PAUSE_FROM_MS = 2;
+/** The longest pause between reads (it adds to the latency of events). */
+const MAX_PAUSE_MS = 100;
 
 export interface TailerStats {
   listeners: number;
@@ -28,6 +38,8 @@ export class JournalTailer {
   private poll: NodeJS.Timeout | null = null;
   private announcements: AsyncIterator<number> | null = null;
   private reads = 0;
+  /** How long handing a batch over takes, smoothed (one slow batch barely moves it). */
+  private handOverMs = 0;
 
   constructor(
     private readonly reader: PrismaClient,
@@ -114,8 +126,26 @@ export class JournalTailer {
         });
         if (rows.length === 0) continue;
         this.position = rows[rows.length - 1]!.id;
-        for (const listener of this.listeners) listener(rows);
+        const started = performance.now();
+        for (const listener of this.listeners) {
+          try {
+            listener(rows);
+          } catch (error) {
+            this.onError(error);
+          }
+        }
         if (rows.length === BATCH) this.readAgain = true;
+        // Listeners write to their sockets at the end of the tick, before this resumes.
+        await new Promise<void>((resolve) => process.nextTick(resolve));
+        // A hand-over costs about as much for one row as for fifty (with many listeners
+        // it is mostly one write per socket), so a busy server must not read after every
+        // commit: it waits, and what commits meanwhile joins the next batch.
+        const spent = performance.now() - started;
+        this.handOverMs += (spent - this.handOverMs) * 0.3;
+        if (this.handOverMs >= PAUSE_FROM_MS) {
+          const pause = Math.min(this.handOverMs / FANOUT_SHARE - this.handOverMs, MAX_PAUSE_MS);
+          await new Promise<void>((resolve) => setTimeout(resolve, pause));
+        }
       } while (this.readAgain);
     })()
       .catch(this.onError)

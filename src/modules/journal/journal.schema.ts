@@ -3,6 +3,14 @@ import { BadInputError } from "../../errors.js";
 import { MAX_PAGE } from "../../graphql/limits.js";
 import type { JournalRow } from "./journal.service.js";
 
+/**
+ * JournalEvent fields whose value comes from the row alone, never from who asks. A live
+ * subscription selecting only these shares one execution per event with every other
+ * subscriber of the same operation (graphql/live.ts); keep `actor` and any field that
+ * reads the context or the database out of it.
+ */
+export const ROW_ONLY_FIELDS: ReadonlySet<string> = new Set(["cursor", "kind", "teamId", "subjectType", "subjectId", "payload", "createdAt"]);
+
 export const JournalEventRef = builder.prismaObject("JournalEvent", {
   description: "One entry of the append-only journal: who did what, when. Every change writes one.",
   fields: (t) => ({

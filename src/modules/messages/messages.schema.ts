@@ -1,6 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, type Context } from "../../graphql/context.js";
-import { untilEnd } from "../../graphql/live.js";
+import { liveEvents } from "../../graphql/live.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES, type AskResult, type InboxFilter } from "./messages.service.js";
 
@@ -207,7 +207,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, { after, threadId }, ctx) => {
       const viewer = requireViewer(ctx);
       const events = await ctx.services.messages.inboxEvents(viewer, { after, threadId: threadId == null ? null : String(threadId) });
-      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
+      return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
   }),
@@ -218,7 +218,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, { teamId, pattern, after }, ctx) => {
       const viewer = requireViewer(ctx);
       const events = await ctx.services.messages.topicEvents(viewer, String(teamId), pattern, after);
-      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
+      return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
   }),

@@ -1,6 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, type Context } from "../../graphql/context.js";
-import { untilEnd } from "../../graphql/live.js";
+import { liveEvents } from "../../graphql/live.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
 import { PRIORITIES, TASK_STATUSES, type Readiness } from "./task-rules.js";
@@ -126,7 +126,9 @@ builder.prismaObject("Milestone", {
 const ClaimRef = builder.objectRef<Claim>("Claim").implement({
   description: "A claim on a task: held until `expiresAt`; `token` is its fencing token.",
   fields: (t) => ({
-    task: t.prismaField({ type: "Task", resolve: (query, claim, _args, ctx) => reload(ctx, query, claim.task.id) }),
+    // The claimed row as the claim wrote it: its fields need no second read (relations
+    // asked for are loaded by the Prisma plugin, batched).
+    task: t.field({ type: TaskRef, resolve: (claim) => claim.task }),
     token: t.exposeInt("token", { description: "Pass it as claimToken with writes to prove the claim is still yours." }),
     expiresAt: t.expose("expiresAt", { type: "DateTime" }),
   }),
@@ -363,7 +365,7 @@ builder.subscriptionFields((t) => ({
           (taskId == null || row.subjectId === String(taskId)) &&
           (assignee == null || (row.payload as { assigneeId?: string }).assigneeId === String(assignee)),
       });
-      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
+      return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
   }),

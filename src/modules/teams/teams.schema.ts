@@ -1,6 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, type Context } from "../../graphql/context.js";
-import { untilEnd } from "../../graphql/live.js";
+import { liveEvents } from "../../graphql/live.js";
 import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
 
 builder.prismaObject("Team", {
@@ -139,7 +139,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, { teamId, after, kinds }, ctx) => {
       const viewer = requireViewer(ctx);
       const events = await ctx.services.teams.events(viewer, String(teamId), { after, kinds });
-      return untilEnd(events, ctx.services.presence.subscribed(viewer.id));
+      return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
   }),

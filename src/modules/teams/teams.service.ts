@@ -174,8 +174,9 @@ export class TeamService {
       scope: { teamId },
       after: opts.after,
       emit: (row) => (!kinds || kinds.has(row.kind)) && where(row),
-      // A replayed removal may be followed by a re-admission: ask the database.
-      endsAfter: async (row) => ACCESS_LOST.has(row.kind) && row.subjectId === viewer.id && !(await this.isMember(viewer.id, teamId)),
+      // A replayed removal may be followed by a re-admission: ask the database. Other rows
+      // answer at once (no promise): this runs for every row and every subscriber.
+      endsAfter: (row) => ACCESS_LOST.has(row.kind) && row.subjectId === viewer.id && this.isMember(viewer.id, teamId).then((member) => !member),
     });
   }
 
