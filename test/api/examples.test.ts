@@ -86,10 +86,11 @@ describe("the example agents", () => {
 
   it("task-api: tasks with metadata, progress and notes, findings read by another agent, lists by assignee and status", { timeout: TIMEOUT_MS }, async () => {
     const out = await story("task-api");
-    expect(out).toMatch(new RegExp(`created #1 "Collect competitor prices": IN_PROGRESS, HIGH, for ${name("researcher")}, metadata \\{"source":"web"`));
+    // PostgreSQL's jsonb keeps keys in its own order: look for the key, not the order.
+    expect(out).toMatch(new RegExp(`created #1 "Collect competitor prices": IN_PROGRESS, HIGH, for ${name("researcher")}, metadata \\{.*"source":"web"`));
     expect(out).toContain(`#1: progress 60, notes "3 of 5 sites done"`);
     expect(out).toContain("progress 120 is refused: BAD_USER_INPUT");
-    expect(out).toMatch(new RegExp(`\\[analyst\\] +finding by ${name("researcher")}: \\{"competitor":"Acme"`));
+    expect(out).toMatch(new RegExp(`\\[analyst\\] +finding by ${name("researcher")}: \\{.*"competitor":"Acme"`));
     expect(out).toContain("the researcher's open tasks: #2 Summarize pricing tiers [PENDING]");
     expect(out).toContain("the researcher's completed tasks: #1 Collect competitor prices (100%)");
   });
