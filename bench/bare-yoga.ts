@@ -1,6 +1,6 @@
 // The baseline: a bare Yoga server with a one-field schema on node:http, no
 // authentication, limits, metrics or logging. Started the same way as agent-hq
-// (node --import tsx, pinned to the same core) so the ratio between them is the cost
+// (node scripts/start.mjs bench/bare-yoga.ts, pinned to the same core) so the ratio between them is the cost
 // of everything agent-hq adds to a request.
 import { createServer } from "node:http";
 import { createSchema, createYoga } from "graphql-yoga";

@@ -1,12 +1,16 @@
-// Servers under test, each a child process pinned to the server core: agent-hq as
-// `node --import tsx src/main.ts` (what `npm start` runs, without npm in front, so the
-// PID is the server's own) and the bare-Yoga baseline.
+// Servers under test, each a child process pinned to the server core: agent-hq started
+// exactly as `npm start` starts it (package.json's start script, without npm in front, so
+// the PID is the server's own) and the bare-Yoga baseline, started the same way.
 import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { freePort } from "../../test/helpers/free-port.js";
 import { cleanEnv, killGroup, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./proc.js";
 
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
+/** The baseline's entry point, for scripts/start.mjs. */
+export const BARE_YOGA = "bench/bare-yoga.ts";
 
 export interface RunningServer {
   name: string;
@@ -19,6 +23,19 @@ export interface RunningServer {
   output(): string;
   rss(): number | null;
   stop(): Promise<void>;
+}
+
+/**
+ * What `npm start` runs: package.json's start script, which must be a plain `node …`
+ * command. `args` are node's arguments, `script` the file node runs (to find the server
+ * among npm's processes by its command line).
+ */
+export function npmStart(): { args: string[]; script: string } {
+  const command: string = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts.start;
+  const [node, ...args] = command.trim().split(/\s+/);
+  const script = args.find((a) => !a.startsWith("-"));
+  if (node !== "node" || !script || /["'$`\\;&|<>]/.test(command)) throw new Error(`the bench runs npm start's command without npm, so it must be a plain "node …" command; it is: ${command}`);
+  return { args, script };
 }
 
 /** Settings every agent-hq server under test gets (before the caller's own). */
@@ -72,15 +89,15 @@ async function startProcess(name: string, args: string[], env: Record<string, st
 export function startAgentHq(name: string, databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
   // BENCH_CPU_PROF=<dir>: each agent-hq server writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  return startProcess(name, [...profile, "--import", "tsx", "src/main.ts"], { ...serverDefaults, DATABASE_URL: databaseUrl, ...env }, async (base) => {
+  return startProcess(name, [...profile, ...npmStart().args], { ...serverDefaults, DATABASE_URL: databaseUrl, ...env }, async (base) => {
     const response = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
     return response.status === 200;
   });
 }
 
-/** The bare Yoga baseline, ready when it answers { __typename }. */
+/** The bare Yoga baseline (bundled and run by npm start's script), ready when it answers { __typename }. */
 export function startBareYoga(): Promise<RunningServer> {
-  return startProcess("bare-yoga", ["--import", "tsx", "bench/bare-yoga.ts"], {}, async (base) => {
+  return startProcess("bare-yoga", [...npmStart().args, BARE_YOGA], {}, async (base) => {
     const response = await fetch(`${base}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json" },

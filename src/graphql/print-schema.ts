@@ -1,9 +1,9 @@
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { lexicographicSortSchema, printSchema } from "graphql";
+import { projectRoot } from "../infra/project-root.js";
 import { schema } from "./schema.js";
 
-export const schemaFile = join(dirname(fileURLToPath(import.meta.url)), "../../schema.graphql");
+export const schemaFile = join(projectRoot, "schema.graphql");
 
 export function printedSchema(): string {
   return printSchema(lexicographicSortSchema(schema)) + "\n";

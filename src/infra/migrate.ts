@@ -13,13 +13,14 @@ import { mkdirSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm";
+import { projectRoot } from "./project-root.js";
 
 export type Provider = "sqlite" | "postgres";
 
-const prismaDir = join(dirname(fileURLToPath(import.meta.url)), "../../prisma");
+// From the project root, not this file: `npm start` runs a bundle in .build/.
+const prismaDir = join(projectRoot, "prisma");
 export const schemaPath = (provider: Provider) =>
   join(prismaDir, provider === "sqlite" ? "schema.prisma" : "postgres/schema.prisma");
 export const migrationsDir = (provider: Provider) => join(prismaDir, "migrations", provider);
@@ -226,7 +227,7 @@ let engineModule: Promise<EngineModule> | undefined;
 /** Loads the wasm by hand: the package points Node's ESM loader at a raw .wasm file. */
 function loadEngineModule() {
   engineModule ??= (async () => {
-    const require = createRequire(import.meta.url);
+    const require = createRequire(join(projectRoot, "package.json"));
     const bgPath = require.resolve("@prisma/schema-engine-wasm/schema_engine_bg");
     const bg = await import("@prisma/schema-engine-wasm/schema_engine_bg");
     const bytes = await readFile(join(dirname(bgPath), "schema_engine_bg.wasm"));

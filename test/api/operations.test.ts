@@ -122,15 +122,10 @@ interface Running {
 const children = new Set<ChildProcess>();
 process.once("exit", () => children.forEach(killGroup));
 
-/**
- * Starts src/main.ts: as `npm start` does (the tsx CLI, which runs the server in a child
- * process of its own and relays signals to it), or as one Node process with tsx as its
- * loader (`node --import tsx`), so that a signal reaches the server itself.
- */
-/** Starts the server as `npm start` does (node --import tsx src/main.ts). */
+/** Starts the server as `npm start` does (node scripts/start.mjs: one process, signals reach it). */
 async function startMain(settings: Record<string, string>): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: root,
     env: newcomerEnv({ PORT: String(port), HOST: "127.0.0.1", ...settings }),
     detached: true,

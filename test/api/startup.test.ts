@@ -1,5 +1,5 @@
 // The server and the migrate script as a newcomer runs them: real child processes
-// (`npm start` is `tsx src/main.ts`), a database folder that does not exist yet, and
+// (`npm start` is `node scripts/start.mjs`), a database folder that does not exist yet, and
 // the operations GraphiQL opens with.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -38,9 +38,11 @@ const killAll = () => children.forEach(killGroup);
 // Should the worker die before afterAll runs, leave no server behind.
 process.once("exit", killAll);
 
+/** Runs the server as `npm start` does, or a script as its npm script does (tsx). */
 function run(args: string[], settings: Record<string, string>): Proc {
-  // Its own process group, so that cleanup reaches tsx's child as well.
-  const child = spawn(tsx, args, { cwd: root, env: newcomerEnv(settings), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, commandArgs] = args[0] === "src/main.ts" ? [process.execPath, ["scripts/start.mjs"]] : [tsx, args];
+  // Its own process group, so that cleanup reaches any child as well.
+  const child = spawn(command, commandArgs, { cwd: root, env: newcomerEnv(settings), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let out = "";
   let err = "";

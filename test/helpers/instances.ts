@@ -1,5 +1,5 @@
-// Real server processes for the scale-out tests: `tsx src/main.ts` as `npm start` runs
-// it, each in its own process group on its own port, all on one database. An instance
+// Real server processes for the scale-out tests: `node scripts/start.mjs` as `npm start`
+// runs it, each in its own process group on its own port, all on one database. An instance
 // can be killed with SIGKILL (as a crash or `kill -9` would) and started again on the
 // same port, so clients configured with its URL find it again.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -9,7 +9,6 @@ import type { TestServer } from "./server.js";
 import { killGroup, newcomerEnv } from "./child-process.js";
 
 const root = join(import.meta.dirname, "../..");
-const tsx = join(root, "node_modules/.bin/tsx");
 
 export interface Instance {
   readonly name: string;
@@ -70,7 +69,7 @@ export async function startInstance(name: string, env: Record<string, string>, o
   const start = async () => {
     starts++;
     output += `--- start ${starts} of ${name} on port ${port}\n`;
-    const proc = spawn(tsx, ["src/main.ts"], {
+    const proc = spawn(process.execPath, ["scripts/start.mjs"], {
       cwd: root,
       env: newcomerEnv({ LOG_LEVEL: "warn", JOURNAL_POLL_MS: "1000", ...env, PORT: String(port), HOST: "127.0.0.1" }),
       detached: true,
