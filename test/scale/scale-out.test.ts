@@ -27,6 +27,8 @@ if (missing.length > 0) console.log(`[scale-out] SKIPPED: ${missing.join(" and "
 
 const INSTANCES = 3;
 const POLL_MS = 1000;
+/** The instances' default: how long a valid token may be remembered. */
+const TOKEN_CACHE_MS = 2000;
 const root = join(import.meta.dirname, "../..");
 const migrationCount = readdirSync(join(root, "prisma/migrations/postgres"), { withFileTypes: true }).filter((e) => e.isDirectory()).length;
 
@@ -511,6 +513,27 @@ describe.skipIf(missing.length > 0)(`scale-out: ${INSTANCES} server processes on
     }
     console.log(`[scale-out] ${INSTANCES} asks answered across instances in ${elapsed} ms`);
   }, 60_000);
+
+  it("a token revoked on one instance is refused there at once and on every other instance within TOKEN_CACHE_MS", async () => {
+    const [agent] = await agents("revoked", 1);
+    const onOthers = instances.slice(1).map((instance) => via(agent!, instance));
+    // Each instance has now seen the token as valid (and may remember it).
+    for (const other of onOthers) expect((await other.ok(`{ me { name } }`)).me.name).toBe(agent!.name);
+    await via(agent!, instances[0]!).ok(`mutation { revokeToken { id } }`);
+    const revokedAt = Date.now();
+    expect((await via(agent!, instances[0]!).fails(`{ me { name } }`)).code).toBe("UNAUTHENTICATED");
+    const refusedAfter = await Promise.all(
+      onOthers.map(async (other) => {
+        for (;;) {
+          const result = await other.run(`{ me { name } }`);
+          if (result.errors?.[0]?.extensions?.code === "UNAUTHENTICATED") return Date.now() - revokedAt;
+          expect(Date.now() - revokedAt).toBeLessThan(TOKEN_CACHE_MS + 1_500);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }),
+    );
+    console.log(`[scale-out] revoked token refused on the other instances after ${refusedAfter.join(", ")} ms`);
+  }, 30_000);
 
   it("the lease sweepers of every instance return each expired claim once, with one task.lease_expired row", async () => {
     const holders = await agents("holder", INSTANCES * 2);
