@@ -203,12 +203,15 @@ export class ClaimService {
     return retry;
   }
 
-  /** "task agent" pairs: which of these agents have a role (this one, if given) on which candidate. */
+  /**
+   * "task agent" pairs: which of these agents have a role (this one, if given) on which
+   * candidate. Without `role` only assigned tasks need asking: anyone may take the rest.
+   */
   private async roleHolders(tx: Tx, candidates: Task[], agentIds: string[], role: string | null): Promise<Set<string>> {
-    const assignedElsewhere = candidates.filter((t) => role !== null || (t.assigneeId !== null && !agentIds.includes(t.assigneeId)));
-    if (assignedElsewhere.length === 0) return new Set();
+    const asked = candidates.filter((t) => role !== null || t.assigneeId !== null);
+    if (asked.length === 0) return new Set();
     const rows = await tx.taskRoleAssignment.findMany({
-      where: { taskId: { in: assignedElsewhere.map((t) => t.id) }, agentId: { in: agentIds }, ...(role ? { role } : {}) },
+      where: { taskId: { in: asked.map((t) => t.id) }, agentId: { in: agentIds }, ...(role ? { role } : {}) },
       select: { taskId: true, agentId: true },
     });
     return new Set(rows.map((r) => `${r.taskId} ${r.agentId}`));
