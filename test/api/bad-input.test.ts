@@ -760,23 +760,6 @@ interface KnownBug {
   applies(field: string, path: string, form: Form): boolean;
 }
 
-const onPostgres = process.env.TEST_DB === "postgres";
-/** Mutation arguments by kind of value, as "field path". */
-const positions = (which: (l: Leaf) => boolean) => new Set(mutations.flatMap((f) => leavesOf(f).filter(which).map((l) => `${f.name} ${pathText(l.path)}`)));
-const ID_POSITIONS = positions(isId);
-const JSON_POSITIONS = positions(isJson);
-/** Names and patterns looked up in the database as given (no format check first). */
-const LOOKED_UP = new Set([
-  "acknowledge from",
-  "ask to[0]",
-  "sendMessage to[0]",
-  "assignTaskRole agentName",
-  "createTask input.assignee",
-  "updateTask input.assignee",
-  "setWritePolicy rules[0].agentName",
-  "unfollowTopic pattern",
-]);
-
 // Product bugs this test found go here while they are open (each then runs as it.fails).
 const KNOWN_BUGS: KnownBug[] = [];
 
