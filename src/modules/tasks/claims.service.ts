@@ -4,7 +4,7 @@
 // is the fencing token a holder's writes may carry.
 import { z } from "zod";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
-import type { Prisma, Task } from "../../generated/prisma/client.js";
+import { Prisma, type Task } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { parseInput, shortName } from "../../validation.js";
 import type { Viewer } from "../agents/agents.service.js";
@@ -55,6 +55,14 @@ interface NextRequest {
   rounds: number;
 }
 
+/** A ready task a request may take, chosen for it in a batch. */
+interface Pick {
+  task: Task;
+  viewer: Viewer;
+  lease: number;
+  request: NextRequest;
+}
+
 interface NextQueue {
   waiting: NextRequest[];
   running: boolean;
@@ -89,7 +97,7 @@ export class ClaimService {
         if (!again.ready) throw new ConflictError(`task #${task.number} is not ready: ${again.reason}`, { state: again.state });
         throw new ForbiddenError(`task #${task.number} is assigned to ${fresh.assignee?.name}; only they, or an agent with a role on it, may claim it`);
       }
-      const claim = await this.take(tx, task, viewer, lease, now);
+      const claim = (await this.take(tx, [{ task, viewer, lease }], now)).get(task.id);
       if (!claim) throw new ConflictError(`task #${task.number} was claimed by another agent just now`);
       await append(...this.claimEvents(viewer, task, claim));
       return claim;
@@ -181,20 +189,31 @@ export class ClaimService {
       candidates.sort((a, b) => b.priorityRank - a.priorityRank || a.number - b.number);
       const roleHolders = await this.roleHolders(tx, candidates, agentIds, filters.role);
       const events = [];
-      for (const request of requests) {
-        const id = request.viewer.id;
-        const eligible = (t: Task) => (filters.role ? roleHolders.has(`${t.id} ${id}`) : t.assigneeId === null || t.assigneeId === id || roleHolders.has(`${t.id} ${id}`));
-        let claim: Claim | null = null;
-        while (!claim) {
+      // Requests pick candidates in arrival order, then one statement takes every pick.
+      // Only on PostgreSQL can another instance have taken a pick meanwhile: those
+      // requests pick again from what is left.
+      let picking = requests;
+      while (picking.length > 0) {
+        const picks: Pick[] = [];
+        for (const request of picking) {
+          const id = request.viewer.id;
+          const eligible = (t: Task) => (filters.role ? roleHolders.has(`${t.id} ${id}`) : t.assigneeId === null || t.assigneeId === id || roleHolders.has(`${t.id} ${id}`));
           const index = candidates.findIndex(eligible);
-          if (index < 0) break;
-          const [task] = candidates.splice(index, 1);
-          claim = await this.take(tx, task!, request.viewer, request.lease, now);
-          if (claim) events.push(...this.claimEvents(request.viewer, task!, claim));
+          if (index >= 0) picks.push({ task: candidates.splice(index, 1)[0]!, viewer: request.viewer, lease: request.lease, request });
+          else if (complete) settle.push(() => request.resolve(null));
+          else retry.push(request);
         }
-        if (claim) settle.push(() => request.resolve(claim));
-        else if (complete) settle.push(() => request.resolve(null));
-        else retry.push(request);
+        const claims = await this.take(tx, picks, now);
+        picking = [];
+        for (const pick of picks) {
+          const claim = claims.get(pick.task.id);
+          if (!claim) {
+            picking.push(pick.request);
+            continue;
+          }
+          events.push(...this.claimEvents(pick.viewer, pick.task, claim));
+          settle.push(() => pick.request.resolve(claim));
+        }
       }
       if (events.length) await append(...events);
     });
@@ -286,19 +305,38 @@ export class ClaimService {
     return () => clearInterval(timer);
   }
 
-  /** The conditional update that takes a claim; null when someone else got there first. */
-  private async take(tx: Tx, task: Task, viewer: Viewer, leaseSeconds: number, now: Date): Promise<Claim | null> {
-    const expiresAt = new Date(now.getTime() + leaseSeconds * 1000);
-    const [claimed] = await tx.task.updateManyAndReturn({
-      where: {
-        id: task.id,
-        claimEpoch: task.claimEpoch,
-        OR: [{ status: "pending" }, { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } }],
-      },
-      data: { status: "in_progress", holderId: viewer.id, assigneeId: viewer.id, leaseExpiresAt: expiresAt, claimEpoch: { increment: 1 } },
-    });
-    if (!claimed) return null;
-    return { task: claimed, token: claimed.claimEpoch, expiresAt };
+  /**
+   * Takes the picked tasks for their agents with one conditional update per lease length
+   * (ready, unheld or lease run out, claim epoch as read), then reads the written rows.
+   * Returns the claims by task ID; a task missing from it was taken by someone else.
+   */
+  private async take(tx: Tx, picks: Omit<Pick, "request">[], now: Date): Promise<Map<string, Claim>> {
+    const claims = new Map<string, Claim>();
+    const byLease = new Map<number, Omit<Pick, "request">[]>();
+    for (const pick of picks) byLease.set(pick.lease, [...(byLease.get(pick.lease) ?? []), pick]);
+    const taken: string[] = [];
+    for (const [lease, group] of byLease) {
+      const holder = Prisma.sql`CASE "id" ${Prisma.join(
+        group.map((p) => Prisma.sql`WHEN ${p.task.id} THEN ${p.viewer.id}`),
+        " ",
+      )} END`;
+      const rows = await tx.$queryRaw<{ id: string }[]>`
+        UPDATE "Task" SET "status" = 'in_progress', "holderId" = ${holder}, "assigneeId" = ${holder},
+          "leaseExpiresAt" = ${new Date(now.getTime() + lease * 1000)}, "claimEpoch" = "claimEpoch" + 1, "updatedAt" = ${now}
+        WHERE "id" IN (${Prisma.join(group.map((p) => p.task.id))})
+          AND (${Prisma.join(
+            group.map((p) => Prisma.sql`("id" = ${p.task.id} AND "claimEpoch" = ${p.task.claimEpoch})`),
+            " OR ",
+          )})
+          AND ("status" = 'pending' OR ("status" = 'in_progress' AND "holderId" IS NOT NULL AND "leaseExpiresAt" < ${now}))
+        RETURNING "id"`;
+      taken.push(...rows.map((r) => r.id));
+    }
+    if (taken.length === 0) return claims;
+    for (const task of await tx.task.findMany({ where: { id: { in: taken } } })) {
+      claims.set(task.id, { task, token: task.claimEpoch, expiresAt: task.leaseExpiresAt! });
+    }
+    return claims;
   }
 
   private claimEvents(viewer: Viewer, before: Task, claim: Claim) {
