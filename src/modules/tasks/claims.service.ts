@@ -55,9 +55,13 @@ interface NextRequest {
   rounds: number;
 }
 
+/** What claiming needs to know of a ready task. */
+const candidateSelect = { id: true, number: true, priorityRank: true, assigneeId: true, holderId: true, claimEpoch: true } satisfies Prisma.TaskSelect;
+type Candidate = Prisma.TaskGetPayload<{ select: typeof candidateSelect }>;
+
 /** A ready task a request may take, chosen for it in a batch. */
 interface Pick {
-  task: Task;
+  task: Candidate;
   viewer: Viewer;
   lease: number;
   request: NextRequest;
@@ -68,6 +72,7 @@ interface NextQueue {
   running: boolean;
 }
 const SWEEP_BATCH = 200;
+
 
 export class ClaimService {
   constructor(
@@ -180,9 +185,9 @@ export class ClaimService {
       // two scanned the whole team: 58 ms at 100k tasks), then merged.
       const window = requests.length + CANDIDATES;
       let complete = true;
-      const candidates: Task[] = [];
+      const candidates: Candidate[] = [];
       for (const ready of readyForms(now)) {
-        const rows = await tx.task.findMany({ where: { AND: [...mine, ready] }, orderBy: CLAIM_ORDER, take: window });
+        const rows = await tx.task.findMany({ where: { AND: [...mine, ready] }, orderBy: CLAIM_ORDER, take: window, select: candidateSelect });
         if (rows.length === window) complete = false;
         candidates.push(...rows);
       }
@@ -197,7 +202,7 @@ export class ClaimService {
         const picks: Pick[] = [];
         for (const request of picking) {
           const id = request.viewer.id;
-          const eligible = (t: Task) => (filters.role ? roleHolders.has(`${t.id} ${id}`) : t.assigneeId === null || t.assigneeId === id || roleHolders.has(`${t.id} ${id}`));
+          const eligible = (t: Candidate) => (filters.role ? roleHolders.has(`${t.id} ${id}`) : t.assigneeId === null || t.assigneeId === id || roleHolders.has(`${t.id} ${id}`));
           const index = candidates.findIndex(eligible);
           if (index >= 0) picks.push({ task: candidates.splice(index, 1)[0]!, viewer: request.viewer, lease: request.lease, request });
           else if (complete) settle.push(() => request.resolve(null));
@@ -226,7 +231,7 @@ export class ClaimService {
    * "task agent" pairs: which of these agents have a role (this one, if given) on which
    * candidate. Without `role` only assigned tasks need asking: anyone may take the rest.
    */
-  private async roleHolders(tx: Tx, candidates: Task[], agentIds: string[], role: string | null): Promise<Set<string>> {
+  private async roleHolders(tx: Tx, candidates: Candidate[], agentIds: string[], role: string | null): Promise<Set<string>> {
     const asked = candidates.filter((t) => role !== null || t.assigneeId !== null);
     if (asked.length === 0) return new Set();
     const rows = await tx.taskRoleAssignment.findMany({
@@ -339,7 +344,7 @@ export class ClaimService {
     return claims;
   }
 
-  private claimEvents(viewer: Viewer, before: Task, claim: Claim) {
+  private claimEvents(viewer: Viewer, before: Candidate, claim: Claim) {
     const events = [
       taskEvent(viewer.id, claim.task, "task.claimed", {
         token: claim.token,
