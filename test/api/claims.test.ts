@@ -171,6 +171,18 @@ describe("claimTask races", () => {
 });
 
 describe("claimNextTask", () => {
+  it("answers with the task as written: every field equals a fresh read (dates, JSON, booleans, nulls)", async () => {
+    const { lead, members, teamId } = await teamOf("fields", [await newAgent("fields-worker")]);
+    const FIELDS = `id number title description status priority activeForm progress notes metadata dashboard verification track trackOrder
+      createdAt updatedAt closedAt claimToken leaseExpiresAt assignee { id name } holder { id name }`;
+    const metadata = { plan: { steps: [1, 2, 3], note: "ünïcode ✓" }, flag: true, none: null };
+    const created = await lead.ok(CREATE_TASK, { t: teamId, input: { title: "every field", description: "d", priority: "HIGH", metadata, verification: true, track: "main" } });
+    const claimed = (await members[0]!.ok(`mutation($t: ID!) { claimNextTask(teamId: $t, leaseSeconds: 120) { token expiresAt task { ${FIELDS} } } }`, { t: teamId })).claimNextTask;
+    const read = (await members[0]!.ok(`query($id: ID!) { task(id: $id) { ${FIELDS} } }`, { id: created.createTask.id })).task;
+    expect(claimed.task).toEqual(read);
+    expect(read).toMatchObject({ status: "IN_PROGRESS", metadata, verification: true, claimToken: claimed.token, leaseExpiresAt: claimed.expiresAt, holder: { name: members[0]!.name } });
+  });
+
   it("50 agents drain 150 tasks: each claimed exactly once, each claim in the journal, all completed by their claimer", async () => {
     const { lead, members, teamId } = await teamOf("drain", await crowd());
     const priorities = ["LOW", "MEDIUM", "HIGH", "URGENT"];

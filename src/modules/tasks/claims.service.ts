@@ -39,6 +39,8 @@ const CLAIM_ORDER: Prisma.TaskOrderByWithRelationInput[] = [{ priorityRank: "des
 const ROUNDS = 100;
 // claim-next requests answered by one transaction at most.
 const NEXT_BATCH = 64;
+// Event-loop turns a batch waits for more requests to join it.
+const ARRIVAL_TURNS = 4;
 
 interface NextFilters {
   role: string | null;
@@ -140,7 +142,11 @@ export class ClaimService {
       // without yielding; waiting for the event loop's next turn lets the requests that
       // arrived meanwhile join this batch.
       for (;;) {
-        await new Promise((resolve) => setImmediate(resolve));
+        // Let requests arrive until a turn brings no more (a few turns at most).
+        for (let seen = -1, turn = 0; turn < ARRIVAL_TURNS && queue.waiting.length !== seen; turn++) {
+          seen = queue.waiting.length;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
         if (queue.waiting.length === 0) break;
         const batch = queue.waiting.splice(0, NEXT_BATCH);
         let retry: NextRequest[];
@@ -312,20 +318,20 @@ export class ClaimService {
 
   /**
    * Takes the picked tasks for their agents with one conditional update per lease length
-   * (ready, unheld or lease run out, claim epoch as read), then reads the written rows.
+   * (ready, unheld or lease run out, claim epoch as read) that returns the written rows.
    * Returns the claims by task ID; a task missing from it was taken by someone else.
    */
   private async take(tx: Tx, picks: Omit<Pick, "request">[], now: Date): Promise<Map<string, Claim>> {
-    const claims = new Map<string, Claim>();
     const byLease = new Map<number, Omit<Pick, "request">[]>();
     for (const pick of picks) byLease.set(pick.lease, [...(byLease.get(pick.lease) ?? []), pick]);
-    const taken: string[] = [];
+    const claims = new Map<string, Claim>();
     for (const [lease, group] of byLease) {
       const holder = Prisma.sql`CASE "id" ${Prisma.join(
         group.map((p) => Prisma.sql`WHEN ${p.task.id} THEN ${p.viewer.id}`),
         " ",
       )} END`;
-      const rows = await tx.$queryRaw<{ id: string }[]>`
+      // Both drivers type the returned columns as Prisma does (dates, booleans, JSON).
+      const rows = await tx.$queryRaw<Task[]>`
         UPDATE "Task" SET "status" = 'in_progress', "holderId" = ${holder}, "assigneeId" = ${holder},
           "leaseExpiresAt" = ${new Date(now.getTime() + lease * 1000)}, "claimEpoch" = "claimEpoch" + 1, "updatedAt" = ${now}
         WHERE "id" IN (${Prisma.join(group.map((p) => p.task.id))})
@@ -334,12 +340,8 @@ export class ClaimService {
             " OR ",
           )})
           AND ("status" = 'pending' OR ("status" = 'in_progress' AND "holderId" IS NOT NULL AND "leaseExpiresAt" < ${now}))
-        RETURNING "id"`;
-      taken.push(...rows.map((r) => r.id));
-    }
-    if (taken.length === 0) return claims;
-    for (const task of await tx.task.findMany({ where: { id: { in: taken } } })) {
-      claims.set(task.id, { task, token: task.claimEpoch, expiresAt: task.leaseExpiresAt! });
+        RETURNING *`;
+      for (const task of rows) claims.set(task.id, { task, token: task.claimEpoch, expiresAt: task.leaseExpiresAt! });
     }
     return claims;
   }
