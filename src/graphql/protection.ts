@@ -61,8 +61,17 @@ export function useProtection(options: ProtectionOptions): Plugin<Context> {
   };
 }
 
+// Parsed documents come from Yoga's parse cache, so each is visited once.
+const nulChecked = new WeakMap<DocumentNode, boolean>();
+
 /** Whether a string literal of the document holds U+0000 once parsed ("\\u0000" escapes one in). */
 function documentHasNul(document: DocumentNode): boolean {
+  let found = nulChecked.get(document);
+  if (found === undefined) nulChecked.set(document, (found = visitForNul(document)));
+  return found;
+}
+
+function visitForNul(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     StringValue(node) {
