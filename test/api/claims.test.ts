@@ -244,6 +244,19 @@ describe("claimNextTask", () => {
 
   // On PostgreSQL, racing workers take candidates from under each other: a claim-next that
   // loses its candidates must read again, not answer "nothing ready".
+  it("in one batch with its assignee, an agent with a role on an assigned task still takes it", async () => {
+    const [owner, reviewer, ...others] = await Promise.all(Array.from({ length: 8 }, (_, i) => newAgent(`role-batch-${i}`)));
+    const { lead, teamId } = await teamOf("role-batch", [owner!, reviewer!, ...others]);
+    const open = await createTask(lead, teamId, { title: "anyone's, urgent", priority: "URGENT" });
+    const assigned = await createTask(lead, teamId, { title: "the owner's, with a reviewer", assignee: owner!.name });
+    await lead.ok(`mutation($id: ID!, $n: String!) { assignTaskRole(id: $id, agentName: $n, role: "reviewer") { id } }`, { id: assigned.id, n: reviewer!.name });
+    // Everyone asks at once (one batch): whichever of owner and reviewer comes first takes
+    // the urgent task, and the other may still take the assigned one.
+    const answers = await Promise.all([owner!, reviewer!, ...others].map((a) => a.ok(CLAIM_NEXT, { t: teamId, lease: 60 })));
+    expect(answers.slice(0, 2).map((a) => a.claimNextTask?.task.id).sort()).toEqual([open.id, assigned.id].sort());
+    expect(answers.slice(2).map((a) => a.claimNextTask)).toEqual(others.map(() => null));
+  });
+
   it("answers null only when nothing is ready: 150 concurrent claimNextTask for 200 ready tasks", async () => {
     const { lead, members, teamId } = await teamOf("nulls", await crowd());
     for (let i = 0; i < 200; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => createTask(lead, teamId, { title: `n ${i + j}` })));
