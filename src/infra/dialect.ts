@@ -29,6 +29,21 @@ export interface Dialect {
    * Ranks compare only within one database's answers.
    */
   searchKnowledge(client: PrismaClient, search: KnowledgeSearch): Promise<{ id: string; rank: number }[]>;
+  /**
+   * JSON built in SQL, so that rows and their related rows come back from one statement
+   * (see modules/tasks/task-relations.ts). Column values keep the database's own JSON form
+   * (SQLite: booleans 0/1, dates as stored text; PostgreSQL: timestamps without zone).
+   */
+  readonly json: {
+    /** A JSON array of the values, in order. */
+    array(values: Prisma.Sql[]): Prisma.Sql;
+    /** A scalar subquery: the JSON array of `element` over the rows of `from` (a FROM … WHERE …), in `orderBy` order; `[]` when there are none. */
+    aggregate(element: Prisma.Sql, from: Prisma.Sql, orderBy: Prisma.Sql | null): Prisma.Sql;
+    /** A Json column's value as JSON rather than as the text it is stored as. */
+    column(column: Prisma.Sql): Prisma.Sql;
+  };
+  /** A subquery of these strings as one parameter, for `x IN (…)`: one statement text and one parameter for any number. */
+  strings(values: string[]): Prisma.Sql;
 }
 
 /** The search's team, tag and author conditions on `e` (a KnowledgeEntry), the same SQL on both databases. */

@@ -3,6 +3,8 @@ import { knowledgeFilters, type Dialect } from "./dialect.js";
 
 // Any constant works; it names the lock in pg_locks.
 const JOURNAL_LOCK = 7_424_851;
+// A function takes at most 100 arguments (FUNC_MAX_ARGS).
+const MAX_ARGS = 100;
 
 export const postgresDialect: Dialect = {
   name: "postgres",
@@ -28,4 +30,19 @@ export const postgresDialect: Dialect = {
     // ts_rank is a real; keep the answer's shape the same as SQLite's whatever the driver returns.
     return rows.map((r) => ({ id: r.id, rank: Number(r.rank) }));
   },
+
+  json: {
+    array: (values) => {
+      // Longer arrays are joined from parts.
+      if (values.length <= MAX_ARGS) return Prisma.sql`json_build_array(${values.length ? Prisma.join(values) : Prisma.empty})`;
+      const parts: Prisma.Sql[] = [];
+      for (let i = 0; i < values.length; i += MAX_ARGS) parts.push(Prisma.sql`jsonb_build_array(${Prisma.join(values.slice(i, i + MAX_ARGS))})`);
+      return Prisma.sql`(${Prisma.join(parts, " || ")})`;
+    },
+    aggregate: (element, from, orderBy) =>
+      Prisma.sql`(SELECT coalesce(json_agg(${element}${orderBy ? Prisma.sql` ORDER BY ${orderBy}` : Prisma.empty}), '[]'::json) ${from})`,
+    // jsonb already embeds as JSON.
+    column: (column) => column,
+  },
+  strings: (values) => Prisma.sql`SELECT unnest(${values}::text[])`,
 };

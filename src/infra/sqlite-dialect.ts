@@ -21,4 +21,15 @@ export const sqliteDialect: Dialect = {
       ORDER BY "rank" DESC, e."createdAt" DESC, e."id" DESC
       LIMIT ${search.limit}`);
   },
+
+  // A JSON function's result keeps its JSON subtype through a scalar subquery (checked on
+  // SQLite 3.53, which better-sqlite3 bundles), so nested arrays embed as JSON, not as strings.
+  json: {
+    array: (values) => Prisma.sql`json_array(${values.length ? Prisma.join(values) : Prisma.empty})`,
+    aggregate: (element, from, orderBy) =>
+      orderBy ? Prisma.sql`(SELECT json_group_array(${element} ORDER BY ${orderBy}) ${from})` : Prisma.sql`(SELECT json_group_array(${element}) ${from})`,
+    // Stored as text: json() embeds it as JSON instead of as a string (NULL stays NULL).
+    column: (column) => Prisma.sql`json(${column})`,
+  },
+  strings: (values) => Prisma.sql`SELECT value FROM json_each(${JSON.stringify(values)})`,
 };

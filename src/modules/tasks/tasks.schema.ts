@@ -43,6 +43,12 @@ const ReadinessRef = builder.objectRef<Readiness>("TaskReadiness").implement({
   }),
 });
 
+// Prisma gives a relation no order of its own (it is whatever the database returns, and
+// SQLite and PostgreSQL differ), so name one: by the other task's ID, which is time-ordered.
+// Readiness asks for the same order so that Pothos reads `blockedBy` once for both.
+const blockedByOrder = { blockerId: "asc" } as const;
+const blocksOrder = { blockedId: "asc" } as const;
+
 export const TaskRef = builder.prismaObject("Task", {
   description: "A task on a team's board. `number` is its #n within the team.",
   fields: (t) => ({
@@ -70,11 +76,11 @@ export const TaskRef = builder.prismaObject("Task", {
     holder: t.relation("holder", { nullable: true, description: "Who holds the claim (it may have run out: see readiness)." }),
     claimToken: t.exposeInt("claimEpoch", { description: "The current claim's fencing token (counts claims)." }),
     leaseExpiresAt: t.expose("leaseExpiresAt", { type: "DateTime", nullable: true }),
-    blockedBy: t.relation("blockedBy"),
-    blocks: t.relation("blocks"),
+    blockedBy: t.relation("blockedBy", { query: { orderBy: blockedByOrder } }),
+    blocks: t.relation("blocks", { query: { orderBy: blocksOrder } }),
     readiness: t.field({
       type: ReadinessRef,
-      select: readinessSelect,
+      select: { ...readinessSelect, blockedBy: { ...readinessSelect.blockedBy, orderBy: blockedByOrder } },
       resolve: (task) => readinessOfRow(task),
     }),
     roles: t.relation("roles"),

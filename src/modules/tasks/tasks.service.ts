@@ -12,6 +12,7 @@ import type { MessageService, Notice } from "../messages/messages.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { boardText } from "./board-text.js";
 import { findPath, type Edge } from "./dependency-graph.js";
+import { findTasks } from "./task-relations.js";
 import {
   CLOSED_STATUSES,
   FINAL_STATUSES,
@@ -187,15 +188,21 @@ export class TaskService {
     return { AND: and };
   }
 
-  /** A team's tasks. For a team the viewer is not in this is empty: the filter sees to it. */
+  /**
+   * A team's tasks. For a team the viewer is not in this is empty: the filter sees to it.
+   * The rows, and the relations in `query` that one statement can read, are read in one
+   * statement after Prisma picks the rows (see task-relations.ts).
+   */
   async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q): Promise<Task[]> {
-    return this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...query, where: await this.listWhere(viewer, { teamId }, filter) });
+    const where = await this.listWhere(viewer, { teamId }, filter);
+    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }));
   }
 
   /** Tasks assigned to me, or on which I have a role, across my teams. */
   async listMine<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, filter: TaskFilter, query?: Q): Promise<Task[]> {
     const mine: Prisma.TaskWhereInput = { OR: [{ assigneeId: viewer.id }, { roles: { some: { agentId: viewer.id } } }] };
-    return this.db.reader.task.findMany({ orderBy: [{ teamId: "asc" }, { number: "asc" }], ...query, where: await this.listWhere(viewer, mine, filter) });
+    const where = await this.listWhere(viewer, mine, filter);
+    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: [{ teamId: "asc" }, { number: "asc" }], ...q, where }));
   }
 
   /** The compact board text: one line a task (empty for a team the viewer is not in). */
