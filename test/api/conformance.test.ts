@@ -6,6 +6,7 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { waitUntil } from "../helpers/wait-until.js";
 
 let server: TestServer;
 let agent: TestAgent;
@@ -97,21 +98,16 @@ async function openSocket(): Promise<RawSocket> {
     closed,
     send: (message) => socket.send(typeof message === "string" ? message : JSON.stringify(message)),
     waitFor: (type, id, timeoutMs = 5_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
+      waitUntil<Record<string, unknown>>(
+        listeners,
+        () => {
           const found = messages.find((m) => m.type === type && (id === undefined || m.id === id));
-          if (found) return done(() => resolve(found));
-          if (socket.readyState === WebSocket.CLOSED) done(() => reject(new Error(`socket closed before a ${type} message; got ${JSON.stringify(messages)}`)));
-        };
-        const timer = setTimeout(() => done(() => reject(new Error(`no ${type} message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`))), timeoutMs);
-        const done = (settle: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          settle();
-        };
-        listeners.add(check);
-        check();
-      }),
+          if (found) return { value: found };
+          if (socket.readyState === WebSocket.CLOSED) return { error: new Error(`socket closed before a ${type} message; got ${JSON.stringify(messages)}`) };
+        },
+        timeoutMs,
+        () => `no ${type} message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`,
+      ),
   };
 }
 

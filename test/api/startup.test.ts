@@ -13,6 +13,7 @@ import { gql, subscribe, type GqlResult, type Transport } from "../helpers/clien
 import { freePort } from "../helpers/free-port.js";
 import type { TestServer } from "../helpers/server.js";
 import { killGroup, newcomerEnv } from "../helpers/child-process.js";
+import { waitUntil } from "../helpers/wait-until.js";
 
 const root = join(import.meta.dirname, "../..");
 const tsx = join(root, "node_modules/.bin/tsx");
@@ -67,23 +68,18 @@ function run(args: string[], settings: Record<string, string>): Proc {
     stderr: () => err,
     exited,
     waitForLine: (pattern, timeoutMs = 20_000) =>
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
+      waitUntil<string>(
+        listeners,
+        () => {
           const line = lines().find((l) => pattern.test(l));
-          if (line !== undefined) return done(() => resolve(line));
+          if (line !== undefined) return { value: line };
           if (child.exitCode !== null || child.signalCode !== null) {
-            done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`)));
+            return { error: new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`) };
           }
-        };
-        const timer = setTimeout(() => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`))), timeoutMs);
-        const done = (settle: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          settle();
-        };
-        listeners.add(check);
-        check();
-      }),
+        },
+        timeoutMs,
+        () => `no line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`,
+      ),
   };
 }
 
