@@ -13,7 +13,7 @@
 //
 // `node scripts/start.mjs <entry.ts>` runs another entry point the same way (the bench
 // starts its bare-Yoga baseline so); the default is src/main.ts.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -93,6 +93,11 @@ function decodedWasm(specifier) {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(`${file}.${process.pid}`, bytes);
     renameSync(`${file}.${process.pid}`, file);
+    // Copies decoded from an earlier Prisma version are not used any more.
+    const stem = `${basename(from, ".wasm-base64.mjs")}-`;
+    for (const old of readdirSync(dirname(file))) {
+      if (old.startsWith(stem) && old.endsWith(".wasm") && join(dirname(file), old) !== file) rmSync(join(dirname(file), old), { force: true });
+    }
     return file;
   } catch {
     return null;
