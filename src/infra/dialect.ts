@@ -44,6 +44,12 @@ export interface Dialect {
   };
   /** A subquery of these strings as one parameter, for `x IN (…)`: one statement text and one parameter for any number. */
   strings(values: string[]): Prisma.Sql;
+  /**
+   * A subquery of these task IDs, for `"id" IN (…)` in an UPDATE of several tasks, that
+   * first locks their rows in ID order where the database locks rows (PostgreSQL): two
+   * instances updating overlapping sets then wait for each other instead of deadlocking.
+   */
+  taskIdsLockedInOrder(ids: string[]): Prisma.Sql;
 }
 
 /** The search's team, tag and author conditions on `e` (a KnowledgeEntry), the same SQL on both databases. */

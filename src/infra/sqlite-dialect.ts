@@ -32,4 +32,6 @@ export const sqliteDialect: Dialect = {
     column: (column) => Prisma.sql`json(${column})`,
   },
   strings: (values) => Prisma.sql`SELECT value FROM json_each(${JSON.stringify(values)})`,
+  // One writer at a time: nothing to order.
+  taskIdsLockedInOrder: (ids) => Prisma.join(ids),
 };

@@ -334,7 +334,7 @@ export class ClaimService {
       const rows = await tx.$queryRaw<Task[]>`
         UPDATE "Task" SET "status" = 'in_progress', "holderId" = ${holder}, "assigneeId" = ${holder},
           "leaseExpiresAt" = ${new Date(now.getTime() + lease * 1000)}, "claimEpoch" = "claimEpoch" + 1, "updatedAt" = ${now}
-        WHERE "id" IN (${Prisma.join(group.map((p) => p.task.id))})
+        WHERE "id" IN (${this.db.dialect.taskIdsLockedInOrder(group.map((p) => p.task.id))})
           AND (${Prisma.join(
             group.map((p) => Prisma.sql`("id" = ${p.task.id} AND "claimEpoch" = ${p.task.claimEpoch})`),
             " OR ",
