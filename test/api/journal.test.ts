@@ -42,26 +42,39 @@ async function readUntil(sub: Subscription, last: number): Promise<{ cursor: num
   return events;
 }
 
+/**
+ * A team of `watchers` members and, beside it, another team: rows of the other team
+ * must never reach the first team's subscribers.
+ */
+async function teamsToRace(label: string, watchers: number) {
+  const lead = await registerAgent(server, `${label}-lead`);
+  const members: TestAgent[] = [];
+  for (let i = 0; i < watchers; i++) members.push(await registerAgent(server, `${label}-watcher-${i}`));
+  const teamId = await createTeam(lead, label, members.map((m) => [m, "watcher"] as [TestAgent, string]));
+  const otherLead = await registerAgent(server, `${label}-noise`);
+  const otherTeam = await createTeam(otherLead, `${label}-noise`);
+  return { lead, members, teamId, otherLead, otherTeam };
+}
+
+/** `writers` concurrent writers of `writes` updates each to the team, every `noiseEvery`-th also to the other team. */
+function writeConcurrently(teams: Awaited<ReturnType<typeof teamsToRace>>, writers: number, writes: number, noiseEvery: number): Promise<void>[] {
+  const { lead, teamId, otherLead, otherTeam } = teams;
+  return Array.from({ length: writers }, async (_, w) => {
+    for (let i = 0; i < writes; i++) {
+      await lead.ok(UPDATE, { t: teamId, d: `write ${w}/${i}` });
+      if (i % noiseEvery === 0) await otherLead.ok(UPDATE, { t: otherTeam, d: `noise ${w}/${i}` });
+    }
+  });
+}
+
 describe("teamEvents", () => {
   it("20 concurrent writers, 5 subscribers joining at random cursors: each sees exactly the rows after its cursor, in order, once", async () => {
-    const lead = await registerAgent(server, "race-lead");
-    const members: TestAgent[] = [];
-    for (let i = 0; i < 5; i++) members.push(await registerAgent(server, `race-watcher-${i}`));
-    const teamId = await createTeam(lead, "race", members.map((m) => [m, "watcher"] as [TestAgent, string]));
     // Another team writes at the same time: none of its rows may leak into the stream.
-    const otherLead = await registerAgent(server, "noise-lead");
-    const otherTeam = await createTeam(otherLead, "noise");
-
+    const teams = await teamsToRace("race", 5);
+    const { members, teamId } = teams;
     const WRITERS = 20;
     const WRITES = 15;
-    const writers = Array.from({ length: WRITERS }, (_, w) =>
-      (async () => {
-        for (let i = 0; i < WRITES; i++) {
-          await lead.ok(UPDATE, { t: teamId, d: `writer ${w} write ${i}` });
-          if (i % 5 === 0) await otherLead.ok(UPDATE, { t: otherTeam, d: `noise ${w}/${i}` });
-        }
-      })(),
-    );
+    const writers = writeConcurrently(teams, WRITERS, WRITES, 5);
 
     const subscribers: { sub: Subscription; after: number; transport: Transport }[] = [];
     for (let s = 0; s < 5; s++) {
@@ -85,24 +98,13 @@ describe("teamEvents", () => {
   });
 
   it("30 writers racing 24 subscribers (graphql-ws and SSE, shared and per-viewer selections, some live only) that join while they write: each sees every row after its cursor, in order, once", async () => {
-    const lead = await registerAgent(server, "crowd-lead");
-    const members: TestAgent[] = [];
-    for (let i = 0; i < 6; i++) members.push(await registerAgent(server, `crowd-watcher-${i}`));
-    const teamId = await createTeam(lead, "crowd", members.map((m) => [m, "watcher"] as [TestAgent, string]));
-    const otherLead = await registerAgent(server, "crowd-noise");
-    const otherTeam = await createTeam(otherLead, "crowd-noise");
+    const teams = await teamsToRace("crowd", 6);
+    const { lead, members, teamId } = teams;
     const { handedBack } = liveStats();
 
     const WRITERS = 30;
     const WRITES = 10;
-    const writers = Array.from({ length: WRITERS }, (_, w) =>
-      (async () => {
-        for (let i = 0; i < WRITES; i++) {
-          await lead.ok(UPDATE, { t: teamId, d: `crowd ${w}/${i}` });
-          if (i % 4 === 0) await otherLead.ok(UPDATE, { t: otherTeam, d: `noise ${w}/${i}` });
-        }
-      })(),
-    );
+    const writers = writeConcurrently(teams, WRITERS, WRITES, 4);
 
     const subscribers: { sub: Subscription; after: number | null; transport: Transport; label: string }[] = [];
     let directPeak = 0;
