@@ -75,7 +75,6 @@ interface NextQueue {
 }
 const SWEEP_BATCH = 200;
 
-
 export class ClaimService {
   constructor(
     private readonly db: Database,
@@ -323,7 +322,11 @@ export class ClaimService {
    */
   private async take(tx: Tx, picks: Omit<Pick, "request">[], now: Date): Promise<Map<string, Claim>> {
     const byLease = new Map<number, Omit<Pick, "request">[]>();
-    for (const pick of picks) byLease.set(pick.lease, [...(byLease.get(pick.lease) ?? []), pick]);
+    for (const pick of picks) {
+      const group = byLease.get(pick.lease);
+      if (group) group.push(pick);
+      else byLease.set(pick.lease, [pick]);
+    }
     const claims = new Map<string, Claim>();
     for (const [lease, group] of byLease) {
       const holder = Prisma.sql`CASE "id" ${Prisma.join(
