@@ -4,7 +4,7 @@ import { liveEvents } from "../../graphql/live.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
 import { PRIORITIES, TASK_STATUSES, type Readiness } from "./task-rules.js";
-import { readinessOfRow, readinessSelect, type TaskFilter } from "./tasks.service.js";
+import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type TaskFilter } from "./tasks.service.js";
 
 const TaskStatusEnum = builder.enumType("TaskStatus", {
   values: Object.fromEntries(TASK_STATUSES.map((s) => [s.toUpperCase(), { value: s }])) as Record<string, { value: (typeof TASK_STATUSES)[number] }>,
@@ -43,10 +43,8 @@ const ReadinessRef = builder.objectRef<Readiness>("TaskReadiness").implement({
   }),
 });
 
-// Prisma gives a relation no order of its own (it is whatever the database returns, and
-// SQLite and PostgreSQL differ), so name one: by the other task's ID, which is time-ordered.
-// Readiness asks for the same order so that Pothos reads `blockedBy` once for both.
-const blockedByOrder = { blockerId: "asc" } as const;
+// Relations get a stated order (see BLOCKED_BY_ORDER); readiness reads `blockedBy` in the
+// same order, so that Pothos reads it once for both.
 const blocksOrder = { blockedId: "asc" } as const;
 
 export const TaskRef = builder.prismaObject("Task", {
@@ -76,11 +74,11 @@ export const TaskRef = builder.prismaObject("Task", {
     holder: t.relation("holder", { nullable: true, description: "Who holds the claim (it may have run out: see readiness)." }),
     claimToken: t.exposeInt("claimEpoch", { description: "The current claim's fencing token (counts claims)." }),
     leaseExpiresAt: t.expose("leaseExpiresAt", { type: "DateTime", nullable: true }),
-    blockedBy: t.relation("blockedBy", { query: { orderBy: blockedByOrder } }),
+    blockedBy: t.relation("blockedBy", { query: { orderBy: BLOCKED_BY_ORDER } }),
     blocks: t.relation("blocks", { query: { orderBy: blocksOrder } }),
     readiness: t.field({
       type: ReadinessRef,
-      select: { ...readinessSelect, blockedBy: { ...readinessSelect.blockedBy, orderBy: blockedByOrder } },
+      select: readinessSelect,
       resolve: (task) => readinessOfRow(task),
     }),
     roles: t.relation("roles"),

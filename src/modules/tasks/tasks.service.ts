@@ -66,6 +66,13 @@ export interface TaskFilter {
   role?: string | null;
 }
 
+/**
+ * The order of a task's blockers. Prisma gives a relation no order of its own (it is
+ * whatever the database returns, and SQLite and PostgreSQL differ): by the blocker's ID,
+ * which is time-ordered.
+ */
+export const BLOCKED_BY_ORDER = { blockerId: "asc" } as const;
+
 /** What readiness needs to know of a task, for Prisma selections. */
 export const readinessSelect = {
   status: true,
@@ -73,7 +80,7 @@ export const readinessSelect = {
   holderId: true,
   leaseExpiresAt: true,
   holder: { select: { name: true } },
-  blockedBy: { select: { kind: true, blocker: { select: { id: true, number: true, title: true, status: true } } } },
+  blockedBy: { orderBy: BLOCKED_BY_ORDER, select: { kind: true, blocker: { select: { id: true, number: true, title: true, status: true } } } },
 } satisfies Prisma.TaskSelect;
 
 type ReadinessRow = Prisma.TaskGetPayload<{ select: typeof readinessSelect }>;
