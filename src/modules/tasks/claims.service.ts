@@ -274,7 +274,7 @@ export class ClaimService {
    */
   async sweepExpired(now = new Date()): Promise<number> {
     const expired = await this.db.reader.task.findMany({
-      where: { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } },
+      where: { status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lte: now } },
       select: { id: true },
       take: SWEEP_BATCH,
     });
@@ -284,9 +284,9 @@ export class ClaimService {
       let returned = 0;
       for (const { id } of expired) {
         const task = await tx.task.findUnique({ where: { id } });
-        if (!task || task.status !== "in_progress" || !task.holderId || !task.leaseExpiresAt || task.leaseExpiresAt >= now) continue;
+        if (!task || task.status !== "in_progress" || !task.holderId || !task.leaseExpiresAt || task.leaseExpiresAt > now) continue;
         const { count } = await tx.task.updateMany({
-          where: { id, claimEpoch: task.claimEpoch, holderId: task.holderId, leaseExpiresAt: { lt: now } },
+          where: { id, claimEpoch: task.claimEpoch, holderId: task.holderId, leaseExpiresAt: { lte: now } },
           data: { status: "pending", ...claimEnded(task) },
         });
         if (count === 0) continue;
@@ -342,7 +342,7 @@ export class ClaimService {
             group.map((p) => Prisma.sql`("id" = ${p.task.id} AND "claimEpoch" = ${p.task.claimEpoch})`),
             " OR ",
           )})
-          AND ("status" = 'pending' OR ("status" = 'in_progress' AND "holderId" IS NOT NULL AND "leaseExpiresAt" < ${now}))
+          AND ("status" = 'pending' OR ("status" = 'in_progress' AND "holderId" IS NOT NULL AND "leaseExpiresAt" <= ${now}))
         RETURNING *`;
       for (const task of rows) claims.set(task.id, { task, token: task.claimEpoch, expiresAt: task.leaseExpiresAt! });
     }

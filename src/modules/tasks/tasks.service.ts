@@ -102,7 +102,7 @@ const noOpenBlocker: Prisma.TaskWhereInput = { blockedBy: { none: { blocker: { s
 export function readyForms(now: Date): [pending: Prisma.TaskWhereInput, lapsed: Prisma.TaskWhereInput] {
   return [
     { AND: [{ status: "pending" }, noOpenBlocker] },
-    { AND: [{ status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lt: now } }, noOpenBlocker] },
+    { AND: [{ status: "in_progress", holderId: { not: null }, leaseExpiresAt: { lte: now } }, noOpenBlocker] },
   ];
 }
 
