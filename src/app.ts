@@ -20,6 +20,7 @@ import { armorPlugins, LIMITS } from "./graphql/limits.js";
 import { createMetrics } from "./graphql/observability.js";
 import { rateLimited, useProtection } from "./graphql/protection.js";
 import { RateLimiter } from "./graphql/rate-limit.js";
+import { useCachedReads } from "./graphql/response-cache.js";
 import { schema } from "./graphql/schema.js";
 import type { Database } from "./infra/db.js";
 import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
@@ -156,6 +157,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       useProtection({ agents: agentLimits, ips: ipLimits, onRefused: (reason) => metrics.refused(reason) }),
       metrics.plugin(logger),
       useRequestIdOnErrors(),
+      // Last: every plugin above sees a kept answer as it sees any other.
+      ...(config.RESPONSE_CACHE_ENTRIES > 0 ? [useCachedReads({ maxEntries: config.RESPONSE_CACHE_ENTRIES, readVersion: () => db.readVersion() })] : []),
     ],
   });
 

@@ -50,6 +50,8 @@ export interface Dialect {
    * instances updating overlapping sets then wait for each other instead of deadlocking.
    */
   taskIdsLockedInOrder(ids: string[]): Prisma.Sql;
+  /** The statement of Database.readVersion: one row of "committed" and "leaseEnd" (see there). */
+  readonly readVersionSql: string;
 }
 
 /** The search's team, tag and author conditions on `e` (a KnowledgeEntry), the same SQL on both databases. */

@@ -482,6 +482,21 @@ describe.skipIf(missing.length > 0)(`scale-out: ${INSTANCES} server processes on
     expect(rows.map((r) => r.number)).toEqual(numbers);
   }, 60_000);
 
+  it("a query answer kept on one instance is never given after a write acknowledged on another", async () => {
+    const { lead, teamId } = await teamOf("kept", []);
+    const { createTask } = await lead.ok(CREATE_TASK, { t: teamId, input: { title: "kept" } });
+    // The same agent on every instance.
+    const readers = instances.map((i) => new TestAgent(i.server, lead.name, lead.token, lead.id));
+    const NOTES = `query($t: ID!) { team(id: $t) { tasks(first: 5) { edges { node { id notes } } } } }`;
+    const notesOn = async (reader: TestAgent) => (await reader.ok(NOTES, { t: teamId })).team.tasks.edges[0].node.notes;
+    for (let n = 1; n <= 12; n++) {
+      // Each instance answers twice (the second from its cache), then another instance writes.
+      for (const reader of readers) expect([await notesOn(reader), await notesOn(reader)]).toEqual([n === 1 ? null : String(n - 1), n === 1 ? null : String(n - 1)]);
+      await readers[n % INSTANCES]!.ok(UPDATE_TASK, { id: createTask.id, input: { notes: String(n) } });
+      for (const reader of readers) expect(await notesOn(reader)).toBe(String(n));
+    }
+  }, 60_000);
+
   it("ask on one instance, reply from an agent connected to another: the ask returns the reply", async () => {
     const people = await agents("asker", INSTANCES * 2);
     await teamOf("ask", people);

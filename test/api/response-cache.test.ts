@@ -1,0 +1,209 @@
+// The response cache through the real server: a repeated query is answered from memory
+// for one statement, and no answer is ever given once something it shows has changed,
+// whoever changed it: a mutation, the MCP endpoint, another process on the database, or
+// the clock ending a lease.
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import Sqlite from "better-sqlite3";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+let server: TestServer;
+let lead: TestAgent;
+let worker: TestAgent;
+let stranger: TestAgent;
+let teamId: string;
+
+beforeAll(async () => {
+  // No background commits (presence, the sweeper), so a test can tell the clock from a commit.
+  server = await startServer({ PRESENCE_FLUSH_MS: "300000", LEASE_SWEEP_MS: "60000" });
+  lead = await registerAgent(server, "cache-lead");
+  worker = await registerAgent(server, "cache-worker");
+  stranger = await registerAgent(server, "cache-stranger");
+  teamId = await createTeam(lead, "cached", [[worker, "worker"]]);
+});
+afterAll(() => server.close());
+
+const BOARD = `query($t: ID!) { team(id: $t) { tasks(first: 50) { edges { node {
+  id number title status notes assignee { name } readiness { state } blockedBy { blocker { number status } }
+} } } } }`;
+const CREATE = `mutation($t: ID!, $input: CreateTaskInput!) { createTask(teamId: $t, input: $input) { id number } }`;
+const UPDATE = `mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { task { id } } }`;
+
+const boardOf = async (agent: TestAgent) => (await agent.ok(BOARD, { t: teamId })).team.tasks.edges.map((e: any) => e.node);
+const taskOn = async (agent: TestAgent, id: string) => (await boardOf(agent)).find((t: any) => t.id === id);
+/**
+ * What a commit to the test's database changes: the journal head, and on SQLite the file's
+ * version. (PostgreSQL's snapshot also moves with other test files' databases in the cluster.)
+ */
+const writes = async () => [await server.app.services.journal.head(), server.databaseUrl.startsWith("file:") ? (await server.app.services.db.readVersion()).committed : ""];
+
+async function statements<T>(run: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  const before = server.app.services.db.statements();
+  const result = await run();
+  return { result, statements: server.app.services.db.statements() - before };
+}
+
+async function newTask(title: string): Promise<string> {
+  return (await lead.ok(CREATE, { t: teamId, input: { title } })).createTask.id;
+}
+
+/** Changes a task's title with a connection of its own, as another process would. */
+async function retitleBehindTheServer(id: string, title: string): Promise<void> {
+  const url = server.databaseUrl;
+  if (url.startsWith("file:")) {
+    const db = new Sqlite(url.slice("file:".length));
+    try {
+      db.prepare(`UPDATE "Task" SET "title" = ? WHERE "id" = ?`).run(title, id);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`UPDATE "Task" SET "title" = $1 WHERE "id" = $2`, [title, id]);
+  } finally {
+    await client.end();
+  }
+}
+
+describe("a repeated query", () => {
+  it("is answered for one statement, the read version, with the same answer", async () => {
+    await newTask("repeated");
+    await lead.ok(`{ me { name } }`); // the token is remembered after this
+    const first = await statements(() => boardOf(lead));
+    const again = await statements(() => boardOf(lead));
+    expect(again.result).toEqual(first.result);
+    expect(first.statements).toBeGreaterThan(1);
+    expect(again.statements).toBe(1);
+  });
+
+  it("is kept per agent: another member gets their own answer, a stranger still nothing", async () => {
+    const MINE = `{ myTasks(first: 20) { edges { node { title } } } }`;
+    const id = await newTask("the worker's");
+    await lead.ok(UPDATE, { id, input: { assignee: worker.name } });
+    const leads = (await lead.ok(MINE)).myTasks.edges.map((e: any) => e.node.title);
+    const workers = (await worker.ok(MINE)).myTasks.edges.map((e: any) => e.node.title);
+    expect(leads).not.toContain("the worker's");
+    expect(workers).toContain("the worker's");
+    await boardOf(lead);
+    expect((await stranger.fails(BOARD, { t: teamId })).code).toBe("NOT_FOUND");
+  });
+});
+
+describe("no answer is given after a change it shows", () => {
+  it("a mutation", async () => {
+    const id = await newTask("before the mutation");
+    await taskOn(lead, id);
+    await lead.ok(UPDATE, { id, input: { title: "after the mutation" } });
+    expect((await taskOn(lead, id)).title).toBe("after the mutation");
+    // The worker's kept answer is no longer given either.
+    expect((await taskOn(worker, id)).title).toBe("after the mutation");
+  });
+
+  it("a write through the MCP endpoint", async () => {
+    const id = await newTask("before MCP");
+    await taskOn(lead, id);
+    const mcp = new McpClient({ name: "cache-test", version: "1.0.0" });
+    await mcp.connect(
+      new StreamableHTTPClientTransport(new URL(server.url.replace(/\/graphql$/, "/mcp")), { requestInit: { headers: { authorization: `Bearer ${lead.token}` } } }),
+    );
+    try {
+      const result = await mcp.callTool({ name: "update_task", arguments: { task: id, title: "after MCP" } });
+      expect(result.isError).not.toBe(true);
+    } finally {
+      await mcp.close();
+    }
+    expect((await taskOn(lead, id)).title).toBe("after MCP");
+  });
+
+  it("a commit by another process on the same database", async () => {
+    const id = await newTask("before the other process");
+    await taskOn(lead, id);
+    await retitleBehindTheServer(id, "after the other process");
+    expect((await taskOn(lead, id)).title).toBe("after the other process");
+  });
+
+  it("a lease ending, with no commit at all: the held task turns ready", async () => {
+    const id = await newTask("leased briefly");
+    await worker.ok(`mutation($id: ID!) { claimTask(id: $id, leaseSeconds: 5) { token } }`, { id });
+    expect((await taskOn(lead, id)).readiness.state).toBe("CLAIMED");
+    const before = await writes();
+    expect((await taskOn(lead, id)).readiness.state).toBe("CLAIMED");
+    await expect.poll(async () => (await taskOn(lead, id)).readiness.state, { timeout: 10_000, interval: 200 }).toBe("READY");
+    // Nothing was written: the lease's end alone retired the kept answer.
+    expect(await writes()).toEqual(before);
+    // While a lease has ended unswept nothing is kept; the sweeper's commit ends that.
+    expect(await server.app.services.claims.sweepExpired()).toBe(1);
+  });
+
+  it("presence: whether an agent is online is never kept", async () => {
+    const ONLINE = `query($t: ID!) { team(id: $t) { members { agent { name online } } } }`;
+    const workerOnline = async () => (await lead.ok(ONLINE, { t: teamId })).team.members.find((m: any) => m.agent.name === worker.name).agent.online;
+    expect(await workerOnline()).toBe(false);
+    const before = await writes();
+    const subscription = worker.subscribe("ws", `subscription($t: ID!) { teamEvents(teamId: $t) { cursor } }`, { t: teamId });
+    try {
+      await expect.poll(workerOnline, { timeout: 5_000, interval: 50 }).toBe(true);
+      expect(await writes()).toEqual(before);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  it("an ask's deadline passing: expired is never kept", async () => {
+    const INBOX = `{ inbox(first: 10, filter: { intent: ASK }) { edges { node { message { body expired } } } } }`;
+    const asked = lead.ok(`mutation($to: [String!]!) { ask(to: $to, question: "are you there?", timeoutSeconds: 1) { timedOut } }`, { to: [worker.name] });
+    const expired = async () => (await worker.ok(INBOX)).inbox.edges.find((e: any) => e.node.message.body === "are you there?")?.node.message.expired;
+    await expect.poll(expired, { timeout: 5_000, interval: 50 }).toBe(false);
+    expect((await asked).ask.timedOut).toBe(true);
+    await expect.poll(expired, { timeout: 5_000, interval: 100 }).toBe(true);
+  });
+});
+
+describe("under concurrent writes", () => {
+  it("no reader gets an answer older than a write acknowledged before it asked", async () => {
+    const id = await newTask("raced");
+    let acknowledged = 0;
+    let writing = true;
+    const writer = (async () => {
+      for (let n = 1; n <= 40; n++) {
+        await lead.ok(UPDATE, { id, input: { notes: String(n) } });
+        acknowledged = n;
+      }
+      writing = false;
+    })();
+    const stale: string[] = [];
+    let reads = 0;
+    const readers = [lead, worker, lead, worker, lead, worker].map(async (agent, i) => {
+      while (writing) {
+        const floor = acknowledged;
+        const seen = Number((await taskOn(agent, id)).notes ?? 0);
+        reads++;
+        if (seen < floor) stale.push(`reader ${i} saw ${seen} after ${floor} was acknowledged`);
+      }
+    });
+    await Promise.all([writer, ...readers]);
+    expect(stale).toEqual([]);
+    expect(reads).toBeGreaterThan(40);
+    expect((await taskOn(worker, id)).notes).toBe("40");
+  });
+});
+
+describe("rate limits", () => {
+  it("count kept answers like any other", async () => {
+    const limited = await startServer({ RATE_LIMIT_PER_MINUTE: "3" });
+    try {
+      const agent = await registerAgent(limited, "cache-limited");
+      const codes: (string | undefined)[] = [];
+      for (let i = 0; i < 4; i++) codes.push((await agent.run(`{ me { name } }`)).errors?.[0]?.extensions?.code);
+      expect(codes).toEqual([undefined, undefined, undefined, "RATE_LIMITED"]);
+    } finally {
+      await limited.close();
+    }
+  });
+});
