@@ -180,7 +180,10 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
   // The lease sweeper (a read every second) and the presence flush would add
   // statements to the per-request counts below; here they run rarely. Neither is on a
   // request's path.
-  const hq = await startAgentHq("throughput", freshDatabaseUrl("throughput"), { LEASE_SWEEP_MS: "60000", PRESENCE_FLUSH_MS: "300000" });
+  const quiet = { LEASE_SWEEP_MS: "60000", PRESENCE_FLUSH_MS: "300000" };
+  const databaseUrl = freshDatabaseUrl("throughput");
+  const hq = await startAgentHq("throughput", databaseUrl, quiet);
+  let computing: RunningServer | null = null;
   try {
     const [lead, ...members] = await registerAgents(hq.url, "tp", 6);
     const teamId = await createTeam(hq.url, lead!, "throughput", members);
@@ -204,7 +207,10 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
     const edges = check.team.tasks.edges as { node: { assignee: unknown; blockedBy: unknown[] } }[];
     raw.boardPage = { tasks: edges.length, withAssignee: edges.filter((e) => e.node.assignee).length, blockerLinks: edges.reduce((n, e) => n + e.node.blockedBy.length, 0) };
 
-    const rounds: { bare: CannonResult; hq: CannonResult; board: CannonResult }[] = [];
+    // A second server on the same database with the response cache off answers the board
+    // as every first read after a change is answered: computed.
+    computing = await startAgentHq("throughput-computed", databaseUrl, { ...quiet, RESPONSE_CACHE_ENTRIES: "0" });
+    const rounds: { bare: CannonResult; hq: CannonResult; board: CannonResult; boardComputed: CannonResult }[] = [];
     for (let r = 0; r < settings.rounds; r++) {
       const warmupSeconds = r === 0 ? settings.warmupSeconds : 0;
       const common = { connections: settings.connections, seconds: settings.seconds, warmupSeconds, token };
@@ -212,9 +218,10 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
         bare: await load.cannon({ ...common, url: bare.url, body: typename }),
         hq: await load.cannon({ ...common, url: hq.url, body: typename }),
         board: await load.cannon({ ...common, url: hq.url, body: board }),
+        boardComputed: await load.cannon({ ...common, url: computing.url, body: board }),
       };
       rounds.push(round);
-      console.log(`  round ${r + 1}: bare ${round.bare.rps.toFixed(0)}/s, agent-hq ${round.hq.rps.toFixed(0)}/s, board ${round.board.rps.toFixed(0)}/s`);
+      console.log(`  round ${r + 1}: bare ${round.bare.rps.toFixed(0)}/s, agent-hq ${round.hq.rps.toFixed(0)}/s, board ${round.board.rps.toFixed(0)}/s (computed ${round.boardComputed.rps.toFixed(0)}/s)`);
     }
     raw.throughputRounds = rounds;
     for (const [name, result] of Object.entries(rounds.at(-1)!)) {
@@ -225,14 +232,20 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
     const boardRps = median(rounds.map((r) => r.board.rps));
     const r1 = median(rounds.map((r) => r.hq.rps / r.bare.rps));
     const r2 = median(rounds.map((r) => r.board.rps / r.hq.rps));
+    const r2Computed = median(rounds.map((r) => r.boardComputed.rps / r.hq.rps));
     row({ item: "1", figure: "bare Yoga { __typename } (baseline)", value: bareRps, unit: "req/s", note: `${settings.connections} connections` });
     row({ item: "1", figure: "agent-hq { __typename } with a token", value: hqRps, unit: "req/s", target: "≥ 90 % of bare", ratio: r1, ratioOf: "of bare Yoga", pass: r1 >= 0.9 });
     row({ item: "1", figure: "agent-hq { __typename } latency p99", value: median(rounds.map((r) => r.hq.p99)), unit: "ms", ratio: ratioOf(median(rounds.map((r) => r.hq.p99)), median(rounds.map((r) => r.bare.p99))), ratioOf: "of bare Yoga" });
-    row({ item: "2", figure: "board page (50 tasks, assignees, blockers)", value: boardRps, unit: "req/s", target: "≥ 40 % of (1)", ratio: r2, ratioOf: "of (1)", pass: r2 >= 0.4 });
+    row({ item: "2", figure: "board page (50 tasks, assignees, blockers), answer kept", value: boardRps, unit: "req/s", target: "≥ 40 % of (1)", ratio: r2, ratioOf: "of (1)", pass: r2 >= 0.4 });
+    row({ item: "2", figure: "board page computed (response cache off)", value: median(rounds.map((r) => r.boardComputed.rps)), unit: "req/s", ratio: r2Computed, ratioOf: "of (1)" });
 
     const seqTypename = await statementsPerRequest(hq, settings.statementSamples, () => load.sequential({ url: hq.url, token, body: typename, count: settings.statementSamples, warmup: 0 }));
     const seqBoard = await statementsPerRequest(hq, settings.statementSamples, () => load.sequential({ url: hq.url, token, body: board, count: settings.statementSamples, warmup: 0 }));
-    row({ item: "2", figure: "board page: SQL statements per request", value: seqBoard, unit: "stmts", target: "≤ 3", pass: seqBoard <= 3.05 });
+    const seqComputed = await statementsPerRequest(computing, settings.statementSamples, () => load.sequential({ url: computing!.url, token, body: board, count: settings.statementSamples, warmup: 0 }));
+    await computing.stop();
+    computing = null;
+    row({ item: "2", figure: "board page computed: SQL statements per request", value: seqComputed, unit: "stmts", target: "≤ 3", pass: seqComputed <= 3.05 });
+    row({ item: "2", figure: "board page, answer kept: SQL statements (the read version)", value: seqBoard, unit: "stmts" });
     row({ item: "1", figure: "{ __typename }: SQL statements per request (authentication)", value: seqTypename, unit: "stmts" });
 
     // 3: writes. Each createTask and each status change commits one journal row.
@@ -249,6 +262,7 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
     row({ item: "3", figure: "createTask: SQL statements per request", value: createStatements, unit: "stmts" });
     return hqRps;
   } finally {
+    await computing?.stop();
     await hq.stop();
     await bare.stop();
   }
@@ -580,7 +594,8 @@ async function growth(load: LoadGenerator): Promise<void> {
     for (let n = seeded + 1; n <= size; n++) tasks.push(growthTask(n, members));
     await seedTasks(databaseUrl, teamId, lead.id, tasks);
     seeded = size;
-    hq = await startAgentHq(`growth-${size}`, databaseUrl);
+    // The data path is what grows with the team: no answers kept.
+    hq = await startAgentHq(`growth-${size}`, databaseUrl, { RESPONSE_CACHE_ENTRIES: "0" });
     try {
       const samples = settings.growthSamples;
       await load.cannon({ url: hq.url, token: lead.token, connections: 4, seconds: 1, warmupSeconds: 0, body: { kind: "fixed", query: BOARD_PAGE, variables: { t: teamId } } });
