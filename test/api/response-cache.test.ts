@@ -4,11 +4,9 @@
 // the clock ending a lease.
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import Sqlite from "better-sqlite3";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { sqlBehindTheServer, startServer, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 let lead: TestAgent;
@@ -48,27 +46,6 @@ async function statements<T>(run: () => Promise<T>): Promise<{ result: T; statem
 
 async function newTask(title: string): Promise<string> {
   return (await lead.ok(CREATE, { t: teamId, input: { title } })).createTask.id;
-}
-
-/** Changes a task's title with a connection of its own, as another process would. */
-async function retitleBehindTheServer(id: string, title: string): Promise<void> {
-  const url = server.databaseUrl;
-  if (url.startsWith("file:")) {
-    const db = new Sqlite(url.slice("file:".length));
-    try {
-      db.prepare(`UPDATE "Task" SET "title" = ? WHERE "id" = ?`).run(title, id);
-    } finally {
-      db.close();
-    }
-    return;
-  }
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`UPDATE "Task" SET "title" = $1 WHERE "id" = $2`, [title, id]);
-  } finally {
-    await client.end();
-  }
 }
 
 describe("a repeated query", () => {
@@ -124,7 +101,7 @@ describe("no answer is given after a change it shows", () => {
   it("a commit by another process on the same database", async () => {
     const id = await newTask("before the other process");
     await taskOn(lead, id);
-    await retitleBehindTheServer(id, "after the other process");
+    await sqlBehindTheServer(server, `UPDATE "Task" SET "title" = ? WHERE "id" = ?`, ["after the other process", id]);
     expect((await taskOn(lead, id)).title).toBe("after the other process");
   });
 

@@ -4,6 +4,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Sqlite from "better-sqlite3";
+import pg from "pg";
 import { pino } from "pino";
 import { inject } from "vitest";
 import { createApp, type App } from "../../src/app.js";
@@ -65,3 +67,29 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   };
 }
 
+
+/**
+ * Runs one statement on the server's database over a connection of its own, as another
+ * process would: the server learns of it only from the database. Parameters are written
+ * `?` (numbered for PostgreSQL here).
+ */
+export async function sqlBehindTheServer(server: TestServer, sql: string, params: unknown[] = []): Promise<void> {
+  const url = server.databaseUrl;
+  if (url.startsWith("file:")) {
+    const db = new Sqlite(url.slice("file:".length));
+    try {
+      db.prepare(sql).run(...params);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let n = 0;
+    await client.query(sql.replace(/\?/g, () => `$${++n}`), params);
+  } finally {
+    await client.end();
+  }
+}
