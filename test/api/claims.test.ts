@@ -4,7 +4,7 @@
 // from anyone but the live holder (or with an old token) is refused and changes nothing.
 import { inject, afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type GqlResult, type Subscription, type TestAgent, type Transport } from "../helpers/client.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { sqlBehindTheServer, startServer, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -480,6 +480,45 @@ describe("lease expiry", () => {
       // The holder whose lease expired, with its own token, may claim again.
       const again = (await members[0]!.ok(CLAIM, { id: tasks[0]!.id, lease: 60 })).claimTask;
       expect(again.token).toBe(claims[0]!.token + 1);
+    } finally {
+      await quietServer.close();
+    }
+  });
+
+  it("sweeps racing claim-next batches over the same lapsed leases: no error, each task taken or returned once a round", async () => {
+    // On PostgreSQL both lock task rows and the journal's lock; taken in different orders
+    // they deadlock, and the database aborts one of them.
+    const quietServer = await startServer({ LEASE_SWEEP_MS: "60000" });
+    try {
+      const { lead, members, teamId } = await newTeam("sweep-race", 12, quietServer);
+      const tasks = await Promise.all(Array.from({ length: 30 }, (_, i) => createTask(lead, teamId, { title: `lapsed ${i}` })));
+      const ids = tasks.map((t) => t.id);
+      const errors: string[] = [];
+      for (let round = 0; round < 8; round++) {
+        // Every task held by the lead under a lease that ended long ago, the later tasks'
+        // leases first: the sweeper finds them in the order their leases ended.
+        for (const [i, id] of ids.entries()) {
+          await sqlBehindTheServer(
+            quietServer,
+            `UPDATE "Task" SET "status" = 'in_progress', "holderId" = ?, "assigneeId" = NULL, "leaseExpiresAt" = ? WHERE "id" = ?`,
+            [lead.id, `2000-01-01T00:00:${String(59 - i).padStart(2, "0")}.000+00:00`, id],
+          );
+        }
+        const claimed = members.map(async (m) => {
+          const result = await m.run(CLAIM_NEXT, { t: teamId, lease: 60 });
+          if (result.errors) errors.push(`round ${round} claim: ${JSON.stringify(result.errors)}`);
+        });
+        const swept = Array.from({ length: 3 }, () => quietServer.app.services.claims.sweepExpired().catch((e: unknown) => void errors.push(`round ${round} sweep: ${e}`)));
+        await Promise.all([...claimed, ...swept]);
+        expect(errors).toEqual([]);
+        const rows = await quietServer.app.services.db.reader.task.findMany({ where: { id: { in: ids } } });
+        // Each task was either claimed anew (a live lease) or returned (pending): none is left lapsed.
+        for (const row of rows) {
+          expect(row.status === "pending" || (row.status === "in_progress" && row.leaseExpiresAt! > new Date()), `${row.status} ${row.leaseExpiresAt?.toISOString()}`).toBe(true);
+        }
+        // Free the claimed ones for the next round.
+        await sqlBehindTheServer(quietServer, `UPDATE "Task" SET "status" = 'pending', "holderId" = NULL, "leaseExpiresAt" = NULL WHERE "teamId" = ?`, [teamId]);
+      }
     } finally {
       await quietServer.close();
     }

@@ -270,7 +270,10 @@ export class ClaimService {
 
   /**
    * Returns tasks whose lease ran out to the ready queue, with a journal row each. Safe
-   * when several servers sweep at once: each return is a conditional update.
+   * when several servers sweep at once: each return is a conditional update. Task rows are
+   * updated first, in ID order, and the journal appended last: the order a claim batch
+   * locks them in (rows by ID, then the journal's lock), so the two never wait on each
+   * other in a cycle on PostgreSQL.
    */
   async sweepExpired(now = new Date()): Promise<number> {
     const expired = await this.db.reader.task.findMany({
@@ -279,25 +282,26 @@ export class ClaimService {
       take: SWEEP_BATCH,
     });
     if (expired.length === 0) return 0;
+    const ids = expired.map((t) => t.id).sort();
     return this.journal.write(async (w) => {
       const { tx } = w;
-      let returned = 0;
-      for (const { id } of expired) {
+      const returned: { before: Task; back: Task }[] = [];
+      for (const id of ids) {
         const task = await tx.task.findUnique({ where: { id } });
         if (!task || task.status !== "in_progress" || !task.holderId || !task.leaseExpiresAt || task.leaseExpiresAt > now) continue;
         const { count } = await tx.task.updateMany({
           where: { id, claimEpoch: task.claimEpoch, holderId: task.holderId, leaseExpiresAt: { lte: now } },
           data: { status: "pending", ...claimEnded(task) },
         });
-        if (count === 0) continue;
-        returned++;
-        const back = { ...task, status: "pending", ...claimEnded(task) };
+        if (count > 0) returned.push({ before: task, back: { ...task, status: "pending", ...claimEnded(task) } });
+      }
+      for (const { before, back } of returned) {
         await this.tasks.record(w, [
-          taskEvent(null, back, "task.lease_expired", { holderId: task.holderId, token: task.claimEpoch, expiredAt: task.leaseExpiresAt.toISOString() }),
-          ...(await this.tasks.readyEvents(tx, null, [id])),
+          taskEvent(null, back, "task.lease_expired", { holderId: before.holderId, token: before.claimEpoch, expiredAt: before.leaseExpiresAt!.toISOString() }),
+          ...(await this.tasks.readyEvents(tx, null, [back.id])),
         ]);
       }
-      return returned;
+      return returned.length;
     });
   }
 
