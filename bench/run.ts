@@ -209,7 +209,7 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
 
     // A second server on the same database with the response cache off answers the board
     // as every first read after a change is answered: computed.
-    computing = await startAgentHq("throughput-computed", databaseUrl, { ...quiet, RESPONSE_CACHE_ENTRIES: "0" });
+    computing = await startAgentHq("throughput-computed", databaseUrl, { ...quiet, RESPONSE_CACHE_MB: "0" });
     const rounds: { bare: CannonResult; hq: CannonResult; board: CannonResult; boardComputed: CannonResult }[] = [];
     for (let r = 0; r < settings.rounds; r++) {
       const warmupSeconds = r === 0 ? settings.warmupSeconds : 0;
@@ -595,7 +595,7 @@ async function growth(load: LoadGenerator): Promise<void> {
     await seedTasks(databaseUrl, teamId, lead.id, tasks);
     seeded = size;
     // The data path is what grows with the team: no answers kept.
-    hq = await startAgentHq(`growth-${size}`, databaseUrl, { RESPONSE_CACHE_ENTRIES: "0" });
+    hq = await startAgentHq(`growth-${size}`, databaseUrl, { RESPONSE_CACHE_MB: "0" });
     try {
       const samples = settings.growthSamples;
       await load.cannon({ url: hq.url, token: lead.token, connections: 4, seconds: 1, warmupSeconds: 0, body: { kind: "fixed", query: BOARD_PAGE, variables: { t: teamId } } });

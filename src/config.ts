@@ -37,9 +37,9 @@ const schema = z.object({
   LEASE_SWEEP_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   // How often presence (lastSeenAt, online) is written in one batch.
   PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
-  // Query answers kept per instance for repeated reads (0: keep none); see
-  // graphql/response-cache.ts.
-  RESPONSE_CACHE_ENTRIES: z.coerce.number().int().min(0).max(100_000).default(500),
+  // Megabytes of query answers (as JSON) kept per instance for repeated reads (0: keep
+  // none); see graphql/response-cache.ts.
+  RESPONSE_CACHE_MB: z.coerce.number().min(0).max(4096).default(8),
 });
 
 /** Every variable this server reads. */

@@ -3,11 +3,12 @@
 // small statement); an answer is given again only under the version it was read under. A
 // commit from any instance, the MCP endpoint or the lease sweeper gives a new version, so
 // a kept answer is never given after a change, and nothing needs invalidating. One answer
-// is kept per agent, query and variables: a newer one replaces it.
+// is kept per token, query and variables: a newer one replaces it.
 //
 // Besides commits only the clock changes answers: a held task turns ready when its lease
-// ends. So an answer is kept no longer than until the earliest lease end of the version it
-// was read under, and not at all while a lease has ended unswept. Fields that move with
+// ends. So an answer is given again only before the earliest lease end of the version it
+// was read under (checked against the clock at each lookup), and not kept at all while a
+// lease has ended unswept. Fields that move with
 // the clock or with live connections in other ways (NOT_KEPT) keep their query uncached.
 //
 // Mutations and subscriptions always run. This plugin comes last, so rate limits, logs and
@@ -24,18 +25,24 @@ import type { ReadVersion } from "../infra/db.js";
 import type { Context } from "./context.js";
 
 export interface ResponseCacheOptions {
-  /** Answers kept at most (the least recently used go first). */
-  maxEntries: number;
+  /** Answers kept at most, in bytes of their JSON (the least recently used go first). */
+  maxBytes: number;
   readVersion(): Promise<ReadVersion>;
+}
+
+interface Kept {
+  /** The committed version it was read under. */
+  version: string;
+  /** When it stops being true by the clock alone: the earliest lease end (ms), or Infinity. */
+  until: number;
+  result: ExecutionResult;
 }
 
 const NOT_KEPT = new Set(["Agent.online", "Agent.lastSeenAt", "Message.expired"]);
 
-// lru-cache reads its clock at most once a millisecond: end an answer that much early.
-const CLOCK_MARGIN_MS = 2;
-
-export function useCachedReads({ maxEntries, readVersion }: ResponseCacheOptions): Plugin<Context> {
-  const answers = new LRUCache<string, { version: string; result: ExecutionResult }>({ max: maxEntries });
+export function useCachedReads({ maxBytes, readVersion }: ResponseCacheOptions): Plugin<Context> {
+  // An answer bigger than an eighth of the whole is not kept: a few huge ones would evict all.
+  const answers = new LRUCache<string, Kept>({ maxSize: maxBytes, maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)) });
   // Yoga's parser cache hands out one DocumentNode per query text; number each once.
   const documents = new WeakMap<DocumentNode, { id: number; keepable: boolean }>();
   let nextDocument = 0;
@@ -48,22 +55,29 @@ export function useCachedReads({ maxEntries, readVersion }: ResponseCacheOptions
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const viewer = args.contextValue.viewer;
-      if (!viewer || getOperationAST(args.document, args.operationName)?.operation !== "query") return;
+      const operation = getOperationAST(args.document, args.operationName);
+      if (!viewer || operation?.operation !== "query") return;
       const document = documentOf(args.document, args.schema);
       if (!document.keepable) return;
-      const { committed, leaseEnd } = await readVersion();
-      const key = [viewer.id, document.id, args.operationName ?? "", JSON.stringify(args.variableValues ?? {})].join("\n");
+      // Without a version nothing can be judged current: answer as if nothing were kept.
+      const version = await readVersion().catch(() => null);
+      if (!version) return;
+      // Per token, not per agent: an answer may say which token asked (AgentToken.current).
+      // Only declared variables count: graphql-js ignores the rest, so they must not make
+      // new keys for one answer.
+      const variables = (operation.variableDefinitions ?? []).map((d) => args.variableValues?.[d.variable.name.value] ?? null);
+      const key = [viewer.tokenId, document.id, args.operationName ?? "", JSON.stringify(variables)].join("\n");
       const kept = answers.get(key);
-      if (kept?.version === committed) return setResultAndStopExecution(kept.result);
+      if (kept && kept.version === version.committed && Date.now() < kept.until) return setResultAndStopExecution(kept.result);
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in result || result.errors?.length) return;
+          const until = version.leaseEnd?.getTime() ?? Infinity;
+          if (Date.now() >= until) return;
           // A copy as plain JSON: graphql-js builds results from prototype-less objects,
           // which V8 keeps as dictionaries (measured: 56 KB of heap for a 10 KB board).
-          const answer = { version: committed, result: JSON.parse(JSON.stringify(result)) as ExecutionResult };
-          if (!leaseEnd) return void answers.set(key, answer);
-          const ttl = leaseEnd.getTime() - Date.now() - CLOCK_MARGIN_MS;
-          if (ttl > 0) answers.set(key, answer, { ttl });
+          const json = JSON.stringify(result);
+          answers.set(key, { version: version.committed, until, result: JSON.parse(json) as ExecutionResult }, { size: json.length });
         },
       };
     },

@@ -59,6 +59,32 @@ describe("a repeated query", () => {
     expect(again.statements).toBe(1);
   });
 
+  it("is the same answer whatever undeclared variables come with it", async () => {
+    await boardOf(lead);
+    const junk = await statements(() => lead.ok(BOARD, { t: teamId, unused: Math.random() }));
+    expect(junk.statements).toBe(1);
+  });
+
+  it("is kept only up to an eighth of RESPONSE_CACHE_MB", async () => {
+    // 10 KB in all: an answer over 1.25 KB is not kept.
+    const small = await startServer({ RESPONSE_CACHE_MB: String(10 / 1024) });
+    try {
+      const agent = await registerAgent(small, "cache-small");
+      const team = await createTeam(agent, "small");
+      for (let i = 0; i < 6; i++) await agent.ok(CREATE, { t: team, input: { title: "x".repeat(400) } });
+      const count = async (query: string, variables?: Record<string, unknown>) => {
+        await agent.ok(query, variables);
+        const before = small.app.services.db.statements();
+        await agent.ok(query, variables);
+        return small.app.services.db.statements() - before;
+      };
+      expect(await count(`{ me { name } }`)).toBe(1);
+      expect(await count(BOARD, { t: team })).toBeGreaterThan(1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("is kept per agent: another member gets their own answer, a stranger still nothing", async () => {
     const MINE = `{ myTasks(first: 20) { edges { node { title } } } }`;
     const id = await newTask("the worker's");

@@ -26,7 +26,7 @@ beforeAll(async () => {
   // No presence flush (agents' lastSeenAt must not change between two reads), and no lease
   // sweep or journal poll running statements while statements are counted.
   // Without the response cache: every read here must take the data path it measures.
-  server = await startServer({ PRESENCE_FLUSH_MS: "300000", LEASE_SWEEP_MS: "60000", JOURNAL_POLL_MS: "60000", RESPONSE_CACHE_ENTRIES: "0" });
+  server = await startServer({ PRESENCE_FLUSH_MS: "300000", LEASE_SWEEP_MS: "60000", JOURNAL_POLL_MS: "60000", RESPONSE_CACHE_MB: "0" });
   lead = await registerAgent(server, "rel-lead", { description: "plans the work" });
   worker = await registerAgent(server, "rel-worker");
   other = await registerAgent(server, "rel-other");

@@ -486,7 +486,7 @@ describe.skipIf(missing.length > 0)(`scale-out: ${INSTANCES} server processes on
     const { lead, teamId } = await teamOf("kept", []);
     const { createTask } = await lead.ok(CREATE_TASK, { t: teamId, input: { title: "kept" } });
     // The same agent on every instance.
-    const readers = instances.map((i) => new TestAgent(i.server, lead.name, lead.token, lead.id));
+    const readers = instances.map((i) => via(lead, i));
     const NOTES = `query($t: ID!) { team(id: $t) { tasks(first: 5) { edges { node { id notes } } } } }`;
     const notesOn = async (reader: TestAgent) => (await reader.ok(NOTES, { t: teamId })).team.tasks.edges[0].node.notes;
     for (let n = 1; n <= 12; n++) {
@@ -548,6 +548,21 @@ describe.skipIf(missing.length > 0)(`scale-out: ${INSTANCES} server processes on
       }),
     );
     console.log(`[scale-out] revoked token refused on the other instances after ${refusedAfter.join(", ")} ms`);
+  }, 30_000);
+
+  it("an answer kept for a token that another instance just rotated away is not given for the new token", async () => {
+    const [agent] = await agents("rotated", 1);
+    const MY_TOKENS = `{ myTokens { id current revokedAt } }`;
+    const [first, second] = [via(agent!, instances[0]!), via(agent!, instances[1]!)];
+    await second.ok(`{ me { name } }`); // the second instance now remembers the old token
+    const { rotateToken } = await first.ok(`mutation { rotateToken { token } }`);
+    // Within TOKEN_CACHE_MS the second instance still takes the old token, and keeps its answer.
+    const old = (await second.ok(MY_TOKENS)).myTokens;
+    const fresh = (await new TestAgent(instances[1]!.server, agent!.name, rotateToken.token, agent!.id).ok(MY_TOKENS)).myTokens;
+    const currentOf = (tokens: { id: string; current: boolean }[]) => tokens.filter((t) => t.current).map((t) => t.id);
+    expect(currentOf(old)).toHaveLength(1);
+    expect(currentOf(fresh)).toHaveLength(1);
+    expect(currentOf(fresh)).not.toEqual(currentOf(old));
   }, 30_000);
 
   it("the lease sweepers of every instance return each expired claim once, with one task.lease_expired row", async () => {
