@@ -1,15 +1,15 @@
-// Answers to queries are kept per agent and given again while nothing they show can have
-// changed. Every query first reads the database's version (Database.readVersion, one
-// small statement); an answer is given again only under the version it was read under. A
-// commit from any instance, the MCP endpoint or the lease sweeper gives a new version, so
-// a kept answer is never given after a change, and nothing needs invalidating. One answer
-// is kept per token, query and variables: a newer one replaces it.
+// Answers to queries are kept and given again while nothing they show can have changed.
+// Every query first reads the database's version (Database.readVersion, one small
+// statement); an answer is given again only under the version it was read under. A commit
+// from any instance, the MCP endpoint or the lease sweeper gives a new version, so a kept
+// answer is never given after a change, and nothing needs invalidating. One answer is kept
+// per token, query and variables: a newer one replaces it.
 //
 // Besides commits only the clock changes answers: a held task turns ready when its lease
 // ends. So an answer is given again only before the earliest lease end of the version it
 // was read under (checked against the clock at each lookup), and not kept at all while a
-// lease has ended unswept. Fields that move with
-// the clock or with live connections in other ways (NOT_KEPT) keep their query uncached.
+// lease has ended unswept. Fields that move with the clock or with live connections in
+// other ways (NOT_KEPT) keep their query uncached.
 //
 // Mutations and subscriptions always run. This plugin comes last, so rate limits, logs and
 // metrics see every query, kept or not.
