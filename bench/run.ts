@@ -535,8 +535,9 @@ async function coldStart(command: string, commandArgs: string[], script: string,
 async function coldStarts(): Promise<void> {
   log("6: cold start (npm start on an empty data folder) and idle memory");
   const fresh = (name: string, i: number) => (cluster ? freshDatabaseUrl(`${name}${i}`) : `file:${join(workDir, `${name}-${i}`, "data", "agent-hq.db")}`);
-  // npm start's own command (a bundle built at every start, then run); the baseline is
-  // bundled and run by the same script, so both pay the same start-up machinery.
+  // npm start's own command (the bundle checked, rebuilt only if a source changed, then
+  // run); the baseline is bundled and run by the same script, so both pay the same
+  // start-up machinery.
   const start = npmStart();
   const startCommand = `node ${start.args.join(" ")}`;
   const bare: ColdStart[] = [];

@@ -21,7 +21,10 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const entry = join(root, process.argv[2] ?? "src/main.ts");
+// `--prepare` builds the server's bundle and stops (npm install runs it, so the first
+// `npm start` does not pay the ~1 s build).
+const prepareOnly = process.argv[2] === "--prepare";
+const entry = join(root, prepareOnly ? "src/main.ts" : (process.argv[2] ?? "src/main.ts"));
 const name = `${basename(entry).replace(/\.[cm]?ts$/, "")}.mjs`;
 const outdir = join(root, ".build", "current");
 const bundle = join(outdir, name);
@@ -62,6 +65,8 @@ function upToDate() {
 
 /** Files besides esbuild's inputs that the bundle depends on (the plugin's). */
 const extraInputs = [];
+/** Inputs this build wrote itself (the decoded wasm): new, but not changed under it. */
+const writtenByThisBuild = new Set();
 
 /**
  * Prisma's generated clients load the query compiler's wasm from a module holding it as a
@@ -100,6 +105,7 @@ function decodedWasm(specifier) {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(`${file}.${process.pid}`, bytes);
     renameSync(`${file}.${process.pid}`, file);
+    writtenByThisBuild.add(file);
     // Copies decoded from an earlier Prisma version are not used any more.
     const stem = `${basename(from, ".wasm-base64.mjs")}-`;
     for (const old of readdirSync(dirname(file))) {
@@ -147,7 +153,7 @@ if (!upToDate()) {
     // written if an input changed while esbuild ran (the next start builds again).
     const inputs = [...new Set([...Object.keys(result.metafile.inputs).map((p) => resolve(p)), ...extraInputs, ...alwaysChecked])];
     const stamps = stamp(inputs);
-    if (stamps.every((s) => s === "missing" || Number(s.split(":")[1]) < startedAt)) {
+    if (stamps.every((s, i) => s === "missing" || writtenByThisBuild.has(inputs[i]) || Number(s.split(":")[1]) < startedAt)) {
       writeFileSync(`${inputsFile}.${process.pid}`, JSON.stringify({ files: [...inputs, bundle], stamps: [...stamps, ourBundle] }));
       renameSync(`${inputsFile}.${process.pid}`, inputsFile);
     }
@@ -166,4 +172,4 @@ if (!upToDate()) {
 // (graphql-js' realm check on every type test: about a tenth of a board page's CPU,
 // measured). `npm start` is the server: production unless NODE_ENV says otherwise.
 process.env.NODE_ENV ??= "production";
-await import(pathToFileURL(bundle).href);
+if (!prepareOnly) await import(pathToFileURL(bundle).href);
