@@ -6,7 +6,7 @@ import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { sqlBehindTheServer, startServer, type TestServer } from "../helpers/server.js";
+import { sqlBehindTheServer, startServer, withStatements, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 let lead: TestAgent;
@@ -38,11 +38,7 @@ const taskOn = async (agent: TestAgent, id: string) => (await boardOf(agent)).fi
  */
 const writes = async () => [await server.app.services.journal.head(), server.databaseUrl.startsWith("file:") ? (await server.app.services.db.readVersion()).committed : ""];
 
-async function statements<T>(run: () => Promise<T>): Promise<{ result: T; statements: number }> {
-  const before = server.app.services.db.statements();
-  const result = await run();
-  return { result, statements: server.app.services.db.statements() - before };
-}
+const statements = <T>(run: () => Promise<T>) => withStatements(server, run);
 
 async function newTask(title: string): Promise<string> {
   return (await lead.ok(CREATE, { t: teamId, input: { title } })).createTask.id;
@@ -74,9 +70,7 @@ describe("a repeated query", () => {
       for (let i = 0; i < 6; i++) await agent.ok(CREATE, { t: team, input: { title: "x".repeat(400) } });
       const count = async (query: string, variables?: Record<string, unknown>) => {
         await agent.ok(query, variables);
-        const before = small.app.services.db.statements();
-        await agent.ok(query, variables);
-        return small.app.services.db.statements() - before;
+        return (await withStatements(small, () => agent.ok(query, variables))).statements;
       };
       expect(await count(`{ me { name } }`)).toBe(1);
       expect(await count(BOARD, { t: team })).toBeGreaterThan(1);

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { startServer, withStatements, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 let lead: TestAgent;
@@ -200,10 +200,9 @@ describe("reading the board", () => {
     const PAGE = `query($t: ID!, $n: Int) { team(id: $t) { tasks(first: $n) { edges { node { number title status assignee { name } blockedBy { blocker { number } } readiness { ready reason } } } } } }`;
     const statementsFor = async (n: number) => {
       await lead.ok(`{ me { name } }`); // the token is remembered after this
-      const before = server.app.services.db.statements();
-      const data = await lead.ok(PAGE, { t: team, n });
-      expect(data.team.tasks.edges).toHaveLength(n);
-      return server.app.services.db.statements() - before;
+      const { result, statements } = await withStatements(server, () => lead.ok(PAGE, { t: team, n }));
+      expect(result.team.tasks.edges).toHaveLength(n);
+      return statements;
     };
     const ten = await statementsFor(10);
     const fifty = await statementsFor(50);

@@ -93,3 +93,10 @@ export async function sqlBehindTheServer(server: TestServer, sql: string, params
     await client.end();
   }
 }
+
+/** What `run` answers, and the SQL statements the server ran meanwhile. */
+export async function withStatements<T>(server: TestServer, run: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  const before = server.app.services.db.statements();
+  const result = await run();
+  return { result, statements: server.app.services.db.statements() - before };
+}
