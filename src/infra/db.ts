@@ -57,8 +57,19 @@ export interface ReadVersion {
   leaseEnd: Date | null;
 }
 
-function readVersionOf(row: { committed: unknown; leaseEnd: string | null }): ReadVersion {
-  return { committed: String(row.committed), leaseEnd: row.leaseEnd === null ? null : new Date(row.leaseEnd) };
+type VersionRow = { committed: unknown; leaseEnd: string | null };
+
+/** readVersion over a driver's read of the version row, and statements() counting it beside Prisma's. */
+function versionReads(read: () => VersionRow | Promise<VersionRow>, prismaStatements: () => number): Pick<Database, "readVersion" | "statements"> {
+  let reads = 0;
+  return {
+    readVersion: async () => {
+      reads++;
+      const row = await read();
+      return { committed: String(row.committed), leaseEnd: row.leaseEnd === null ? null : new Date(row.leaseEnd) };
+    },
+    statements: () => prismaStatements() + reads,
+  };
 }
 
 export interface OpenOptions {
@@ -90,17 +101,11 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
   const reader = new PrismaClient({ adapter: keepingStatements(new PrismaBetterSqlite3({ url: file, readonly: true, timeout: 10_000 })), log: [...log] });
   // Its own connection, which never writes: data_version then moves with every commit.
   const versions = new BetterSqlite3(file, { readonly: true, timeout: 10_000 });
-  const readVersion = versions.prepare<[], { committed: number; leaseEnd: string | null }>(sqliteDialect.readVersionSql);
-  const prismaStatements = countStatements(writer as PrismaClient, reader as PrismaClient);
-  let versionReads = 0;
+  const versionRow = versions.prepare<[], VersionRow>(sqliteDialect.readVersionSql);
   return {
     dialect: sqliteDialect,
     reader: reader as PrismaClient,
-    readVersion: async () => {
-      versionReads++;
-      return readVersionOf(readVersion.get()!);
-    },
-    statements: () => prismaStatements() + versionReads,
+    ...versionReads(() => versionRow.get()!, countStatements(writer as PrismaClient, reader as PrismaClient)),
     write: (fn) => (writer as PrismaClient).$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(reader, expectedMigrations),
     close: async () => {
@@ -171,18 +176,11 @@ async function openPostgres(url: string, expectedMigrations: string[]): Promise<
   const postgres = new PostgresPrismaClient({ adapter: new PrismaPg(pool), transactionOptions, log: [...log] });
   // The app is typed against the SQLite client; both are generated from one schema.
   const client = postgres as unknown as PrismaClient;
-  const prismaStatements = countStatements(client);
-  const readVersion = { name: "agent_hq_read_version", text: postgresDialect.readVersionSql };
-  let versionReads = 0;
+  const versionQuery = { name: "agent_hq_read_version", text: postgresDialect.readVersionSql };
   return {
     dialect: postgresDialect,
     reader: client,
-    readVersion: async () => {
-      versionReads++;
-      const { rows } = await pool.query<{ committed: string; leaseEnd: string | null }>(readVersion);
-      return readVersionOf(rows[0]!);
-    },
-    statements: () => prismaStatements() + versionReads,
+    ...versionReads(async () => (await pool.query<VersionRow>(versionQuery)).rows[0]!, countStatements(client)),
     write: (fn) => client.$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(client, expectedMigrations),
     close: async () => {
