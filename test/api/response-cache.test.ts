@@ -38,7 +38,20 @@ const taskOn = async (agent: TestAgent, id: string) => (await boardOf(agent)).fi
  */
 const writes = async () => [await server.app.services.journal.head(), server.databaseUrl.startsWith("file:") ? (await server.app.services.db.readVersion()).committed : ""];
 
-const statements = <T>(run: () => Promise<T>) => withStatements(server, run);
+/**
+ * `run` once, then again under the same committed version: its answer and statements.
+ * PostgreSQL's snapshot also moves with other test files' databases in the cluster, so a
+ * repeat during which the version moved is tried again.
+ */
+async function repeatedUnchanged<T>(on: TestServer, run: () => Promise<T>): Promise<{ first: { result: T; statements: number }; again: { result: T; statements: number } }> {
+  const version = async () => (await on.app.services.db.readVersion()).committed;
+  for (let attempt = 1; ; attempt++) {
+    const first = await withStatements(on, run);
+    const before = await version();
+    const again = await withStatements(on, run);
+    if ((await version()) === before || attempt === 20) return { first, again };
+  }
+}
 
 async function newTask(title: string): Promise<string> {
   return (await lead.ok(CREATE, { t: teamId, input: { title } })).createTask.id;
@@ -48,17 +61,16 @@ describe("a repeated query", () => {
   it("is answered for one statement, the read version, with the same answer", async () => {
     await newTask("repeated");
     await lead.ok(`{ me { name } }`); // the token is remembered after this
-    const first = await statements(() => boardOf(lead));
-    const again = await statements(() => boardOf(lead));
+    const { first, again } = await repeatedUnchanged(server, () => boardOf(lead));
     expect(again.result).toEqual(first.result);
     expect(first.statements).toBeGreaterThan(1);
     expect(again.statements).toBe(1);
   });
 
   it("is the same answer whatever undeclared variables come with it", async () => {
-    await boardOf(lead);
-    const junk = await statements(() => lead.ok(BOARD, { t: teamId, unused: Math.random() }));
-    expect(junk.statements).toBe(1);
+    let unused = 0;
+    const { again } = await repeatedUnchanged(server, () => lead.ok(BOARD, { t: teamId, unused: ++unused }));
+    expect(again.statements).toBe(1);
   });
 
   it("is kept only up to an eighth of RESPONSE_CACHE_MB", async () => {
@@ -68,10 +80,7 @@ describe("a repeated query", () => {
       const agent = await registerAgent(small, "cache-small");
       const team = await createTeam(agent, "small");
       for (let i = 0; i < 6; i++) await agent.ok(CREATE, { t: team, input: { title: "x".repeat(400) } });
-      const count = async (query: string, variables?: Record<string, unknown>) => {
-        await agent.ok(query, variables);
-        return (await withStatements(small, () => agent.ok(query, variables))).statements;
-      };
+      const count = async (query: string, variables?: Record<string, unknown>) => (await repeatedUnchanged(small, () => agent.ok(query, variables))).again.statements;
       expect(await count(`{ me { name } }`)).toBe(1);
       expect(await count(BOARD, { t: team })).toBeGreaterThan(1);
     } finally {
