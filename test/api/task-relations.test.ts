@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Prisma } from "../../src/generated/prisma/client.js";
 import type { Viewer } from "../../src/modules/agents/agents.service.js";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { startServer, withStatements, type TestServer } from "../helpers/server.js";
+import { fewestStatements, startServer, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 let lead: TestAgent;
@@ -80,7 +80,7 @@ const ONE = `query($id: ID!) { task(id: $id) { ${node()} } }`;
 const withoutRoles = (value: unknown): unknown =>
   JSON.parse(JSON.stringify(value, (key, v) => (key === "roles" ? undefined : v)));
 
-const statements = <T>(run: () => Promise<T>) => withStatements(server, run);
+const statements = <T>(run: () => Promise<T>) => fewestStatements(server, run);
 
 describe("a task page reads its relations in one statement", () => {
   it("the board page takes three statements: the team, the page, the relations", async () => {
