@@ -162,7 +162,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
     ],
   });
 
-  const mcp = createMcpHandler({ services, authenticate: (token) => services.agents.authenticate(token), rateLimiter: agentLimits, addressLimiter: ipLimits, logger });
+  const mcp = createMcpHandler({ services, authenticate: (token) => services.agents.authenticate(token), rateLimiter: agentLimits, addressLimiter: ipLimits, logger, allowedOrigins: config.MCP_ALLOWED_ORIGINS });
 
   // Requests in flight, so a shutdown can wait for them.
   const inFlight = new Set<ServerResponse>();

@@ -8,6 +8,19 @@ const bool = z
   .enum(["true", "false", "1", "0"])
   .transform((v) => v === "true" || v === "1");
 
+/** `scheme://host[:port]`, as a browser sends it in Origin. */
+const isOrigin = (value: string) => {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+};
+const origins = z
+  .string()
+  .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean))
+  .pipe(z.array(z.string().refine(isOrigin, "each must be an origin such as https://app.example.com (scheme, host and port; no path or trailing slash)")));
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -40,6 +53,9 @@ const schema = z.object({
   // Megabytes of query answers (as JSON) kept per instance for repeated reads (0: keep
   // none); see graphql/response-cache.ts.
   RESPONSE_CACHE_MB: z.coerce.number().min(0).max(4096).default(8),
+  // Web pages allowed to call /mcp, comma-separated. Agents' MCP clients send no Origin
+  // and need nothing here; a browser's request from any other origin is refused.
+  MCP_ALLOWED_ORIGINS: origins.default([]),
 });
 
 /** Every variable this server reads. */

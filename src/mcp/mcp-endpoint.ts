@@ -42,6 +42,8 @@ export interface McpDeps {
   /** Calls without a valid token spend their address's budget here (key `ip:<address>`), as on GraphQL. */
   addressLimiter?: RateLimiter;
   logger: Logger;
+  /** Origins whose web pages may call the endpoint (MCP_ALLOWED_ORIGINS). */
+  allowedOrigins: readonly string[];
 }
 
 export function isMcpPath(url: string | undefined): boolean {
@@ -86,6 +88,7 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
 
   return async (req, res) => {
     const requestId = String(res.getHeader("x-request-id") ?? "");
+    if (!allowOrigin(req, res, deps.allowedOrigins)) return;
     try {
       const token = bearerToken(req.headers.authorization);
       const viewer = token === null ? null : await deps.authenticate(token);
@@ -116,6 +119,32 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       else res.end();
     }
   };
+}
+
+/**
+ * Browsers send Origin; agents' MCP clients do not. A web page may call the endpoint only
+ * from a listed origin: the MCP transport requires this check against DNS rebinding (a page
+ * whose name was rebound to a local server's address, calling it from the user's browser).
+ * A listed origin gets CORS headers and its preflight answered. False when answered here.
+ */
+function allowOrigin(req: IncomingMessage, res: ServerResponse, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  res.setHeader("vary", "Origin");
+  if (!allowed.includes(origin)) {
+    refuse(res, 403, "FORBIDDEN", `web pages from ${origin} may not call this endpoint; list their origin in MCP_ALLOWED_ORIGINS to allow them`);
+    return false;
+  }
+  res.setHeader("access-control-allow-origin", origin);
+  res.setHeader("access-control-expose-headers", "www-authenticate, retry-after, x-request-id");
+  if (req.method !== "OPTIONS") return true;
+  res.writeHead(204, {
+    "access-control-allow-methods": "POST",
+    "access-control-allow-headers": "authorization, content-type, accept, mcp-protocol-version",
+    "access-control-max-age": "600",
+  });
+  res.end();
+  return false;
 }
 
 /** A tool's arguments, parsed; the first problem is BAD_USER_INPUT naming the argument. */

@@ -222,6 +222,52 @@ describe("MCP endpoint", () => {
     expect((await fetch(mcpUrl(server), { headers: { accept: "text/event-stream", authorization: `Bearer ${agent.token}` } })).status).toBe(405);
   });
 
+  it("refuses web pages from origins not listed in MCP_ALLOWED_ORIGINS, and lets a listed one in with CORS", async () => {
+    const agent = await registerAgent(server, "browser-user");
+    const initialize = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "page", version: "1" } },
+    });
+    const post = (s: TestServer, origin: string, token: string) =>
+      fetch(mcpUrl(s), {
+        method: "POST",
+        headers: { origin, "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}` },
+        body: initialize,
+      });
+    // A valid token does not help a page from another origin (DNS rebinding): 403 before anything runs.
+    const refused = await post(server, "http://rebound.example", agent.token);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+    expect(await refused.json()).toMatchObject({
+      jsonrpc: "2.0",
+      id: null,
+      error: { message: "FORBIDDEN: web pages from http://rebound.example may not call this endpoint; list their origin in MCP_ALLOWED_ORIGINS to allow them", data: { code: "FORBIDDEN" } },
+    });
+
+    const open = await startServer({ MCP_ALLOWED_ORIGINS: "http://localhost:5173" });
+    try {
+      const { token } = await registerAgent(open, "browser-user");
+      const preflight = await fetch(mcpUrl(open), {
+        method: "OPTIONS",
+        headers: { origin: "http://localhost:5173", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+      expect(preflight.headers.get("access-control-allow-methods")).toBe("POST");
+      expect(preflight.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+      const allowed = await post(open, "http://localhost:5173", token);
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+      expect(((await allowed.json()) as { result: { serverInfo: { name: string } } }).result.serverInfo.name).toBe("agent-hq");
+      // Listing one origin opens no other.
+      expect((await post(open, "http://localhost:5174", token)).status).toBe(403);
+    } finally {
+      await open.close();
+    }
+  });
+
   it("refuses a body over the limit before reading it, as for GraphQL", async () => {
     const agent = await registerAgent(server, "big-sender");
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {}, pad: "x".repeat(1_100_000) } });

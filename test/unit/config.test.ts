@@ -30,6 +30,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ PORT: "8080", INTROSPECTION: "false" })).toMatchObject({ PORT: 8080, INTROSPECTION: false });
   });
 
+  it("reads the origins whose web pages may call /mcp, and refuses what is not an origin", () => {
+    expect(loadConfig({}).MCP_ALLOWED_ORIGINS).toEqual([]);
+    expect(loadConfig({ MCP_ALLOWED_ORIGINS: "https://app.example.com, http://localhost:5173" }).MCP_ALLOWED_ORIGINS).toEqual(["https://app.example.com", "http://localhost:5173"]);
+    for (const bad of ["https://app.example.com/", "app.example.com", "https://app.example.com/mcp"]) {
+      expect(() => loadConfig({ MCP_ALLOWED_ORIGINS: `http://localhost:5173,${bad}` })).toThrow(/MCP_ALLOWED_ORIGINS\.1: each must be an origin such as https:\/\/app\.example\.com/);
+    }
+  });
+
   it("lists every bad setting in one ConfigError", () => {
     let error: unknown;
     try {
