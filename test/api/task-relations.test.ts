@@ -141,6 +141,20 @@ describe("a task page reads its relations in one statement", () => {
   });
 });
 
+describe("my role assignments", () => {
+  it("read their tasks with them: two statements, however many there are", async () => {
+    const MINE = `{ myRoleAssignments { role instructions task { title } } }`;
+    const assign = (task: string, role: string) =>
+      lead.ok(`mutation($id: ID!, $a: String!, $r: String!) { assignTaskRole(id: $id, agentName: $a, role: $r, instructions: "read it") { role } }`, { id: task, a: worker.name, r: role });
+    await assign(ids.root, "reviewer");
+    await assign(ids.loose, "tester");
+    await assign(ids.two, "writer");
+    const { result, statements: count } = await statements(() => worker.ok(MINE));
+    expect(result.myRoleAssignments.map((a: any) => `${a.role}: ${a.task.title}`).sort()).toEqual(["reviewer: root", "tester: no assignee, no blockers", "writer: two blockers"]);
+    expect(count).toBe(2);
+  });
+});
+
 describe("the rows match Prisma's own, below the API", () => {
   const order = { orderBy: { number: "asc" as const } };
   const agents = { assignee: true, holder: true, createdBy: true } as const;

@@ -243,7 +243,7 @@ builder.queryFields((t) => ({
   myRoleAssignments: t.prismaField({
     type: ["TaskRoleAssignment"],
     description: "The roles I have on tasks, with their instructions.",
-    resolve: (query, _root, _args, ctx) => ctx.services.tasks.myRoleAssignments(requireViewer(ctx)),
+    resolve: (query, _root, _args, ctx) => ctx.services.tasks.myRoleAssignments(requireViewer(ctx), query),
   }),
 }));
 

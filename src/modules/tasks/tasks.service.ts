@@ -248,8 +248,10 @@ export class TaskService {
     return this.db.reader.milestone.findMany({ where: { teamId }, orderBy: { createdAt: "asc" } });
   }
 
-  myRoleAssignments(viewer: Viewer): Promise<TaskRoleAssignment[]> {
+  /** `query` is the GraphQL selection's include/select, so the task comes in the same read. */
+  myRoleAssignments(viewer: Viewer, query: Omit<Prisma.TaskRoleAssignmentFindManyArgs, "where" | "orderBy"> = {}): Promise<TaskRoleAssignment[]> {
     return this.db.reader.taskRoleAssignment.findMany({
+      ...query,
       where: { agentId: viewer.id, task: TaskService.visibleTo(viewer.id) },
       orderBy: { createdAt: "asc" },
     });
