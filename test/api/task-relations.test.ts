@@ -146,9 +146,9 @@ describe("my role assignments", () => {
     const MINE = `{ myRoleAssignments { role instructions task { title } } }`;
     const assign = (task: string, role: string) =>
       lead.ok(`mutation($id: ID!, $a: String!, $r: String!) { assignTaskRole(id: $id, agentName: $a, role: $r, instructions: "read it") { role } }`, { id: task, a: worker.name, r: role });
-    await assign(ids.root, "reviewer");
-    await assign(ids.loose, "tester");
-    await assign(ids.two, "writer");
+    await assign(ids.root!, "reviewer");
+    await assign(ids.loose!, "tester");
+    await assign(ids.two!, "writer");
     const { result, statements: count } = await statements(() => worker.ok(MINE));
     expect(result.myRoleAssignments.map((a: any) => `${a.role}: ${a.task.title}`).sort()).toEqual(["reviewer: root", "tester: no assignee, no blockers", "writer: two blockers"]);
     expect(count).toBe(2);
