@@ -20,3 +20,13 @@ export function requireViewer(ctx: Context): Viewer {
   }
   return ctx.viewer;
 }
+
+/**
+ * A row a mutation wrote, as the client's selection needs it. Pothos' `query` is empty
+ * when the selection asks for the row's own columns only: then the row the service
+ * returned (read in its committed transaction) is the answer, without another statement.
+ * Otherwise the row is read again with the relations the selection includes.
+ */
+export function rowForSelection<T>(query: object, row: T, readAgain: () => Promise<T>): T | Promise<T> {
+  return Object.keys(query).length === 0 ? row : readAgain();
+}

@@ -214,6 +214,22 @@ describe("reading the board", () => {
   });
 });
 
+describe("writing the board", () => {
+  it("an update answers from its own write: read, conditional update returning the row, journal row, commit", async () => {
+    const { id } = await createTask(lead, teamId, { title: "counted update" });
+    const sqlite = server.databaseUrl.startsWith("file:");
+    const update = (fields: string) => (attempt: number) => lead.ok(`mutation($id: ID!, $n: String!) { updateTask(id: $id, input: { notes: $n }) { task { ${fields} } } }`, { id, n: `${fields} ${attempt}` });
+    const own = await fewestStatements(server, update("id notes"));
+    expect(own.result.updateTask.task.notes).toBe("id notes 3");
+    // PostgreSQL also takes the journal's advisory lock.
+    expect(own.statements).toBe(sqlite ? 4 : 5);
+    // A selection with relations reads the task again after the commit, and them with it.
+    const related = await fewestStatements(server, update("notes assignee { name }"));
+    expect(related.result.updateTask.task).toEqual({ notes: "notes assignee { name } 3", assignee: null });
+    expect(related.statements).toBeGreaterThan(own.statements);
+  });
+});
+
 describe("other teams' tasks do not exist", () => {
   it("answers every task operation with NOT_FOUND, exactly as for an unknown ID", async () => {
     const task = await createTask(lead, teamId, { title: "private" });

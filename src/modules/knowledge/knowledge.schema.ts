@@ -1,5 +1,6 @@
+import type { KnowledgeEntry } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
 import { BODY_MAX, SEARCH_DEFAULT, SEARCH_MAX, TAGS_MAX, TITLE_MAX, type KnowledgeHit } from "./knowledge.service.js";
 
 export const KnowledgeEntryRef = builder.prismaObject("KnowledgeEntry", {
@@ -25,7 +26,7 @@ export const KnowledgeEntryRef = builder.prismaObject("KnowledgeEntry", {
 const KnowledgeHitRef = builder.objectRef<KnowledgeHit>("KnowledgeHit").implement({
   description: "A knowledge entry matching a search, with its rank.",
   fields: (t) => ({
-    entry: t.prismaField({ type: "KnowledgeEntry", resolve: (query, hit, _a, ctx) => reload(ctx, query, hit.entry.id) }),
+    entry: t.prismaField({ type: "KnowledgeEntry", resolve: (query, hit, _a, ctx) => reload(ctx, query, hit.entry) }),
     rank: t.exposeFloat("rank", { description: "Higher is better. Ranks compare only within one answer." }),
   }),
 });
@@ -51,9 +52,9 @@ const UpdateKnowledgeInput = builder.inputType("UpdateKnowledgeInput", {
 
 const idOrNull = (id: string | number | null | undefined) => (id == null ? id : String(id));
 
-/** Reads an entry a mutation wrote again, with the fields the client selected. */
-function reload(ctx: Context, query: object, id: string) {
-  return ctx.reader.knowledgeEntry.findUniqueOrThrow({ ...query, where: { id } });
+/** A knowledge entry as the client's selection needs it (read again only for relations). */
+function reload(ctx: Context, query: object, row: KnowledgeEntry) {
+  return rowForSelection(query, row, () => ctx.reader.knowledgeEntry.findUniqueOrThrow({ ...query, where: { id: row.id } }));
 }
 
 builder.prismaObjectField("Task", "knowledge", (t) =>
@@ -102,14 +103,14 @@ builder.mutationFields((t) => ({
     description: "Adds a knowledge entry to a team; it appears in the team's events as knowledge.added.",
     args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: AddKnowledgeInput, required: true }) },
     resolve: async (query, _root, { teamId, input }, ctx) =>
-      reload(ctx, query, (await ctx.services.knowledge.add(requireViewer(ctx), String(teamId), { ...input, taskId: idOrNull(input.taskId) })).id),
+      reload(ctx, query, await ctx.services.knowledge.add(requireViewer(ctx), String(teamId), { ...input, taskId: idOrNull(input.taskId) })),
   }),
   updateKnowledge: t.prismaField({
     type: "KnowledgeEntry",
     description: "Changes a knowledge entry (its author only).",
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateKnowledgeInput, required: true }) },
     resolve: async (query, _root, { id, input }, ctx) =>
-      reload(ctx, query, (await ctx.services.knowledge.update(requireViewer(ctx), String(id), { ...input, taskId: idOrNull(input.taskId) })).id),
+      reload(ctx, query, await ctx.services.knowledge.update(requireViewer(ctx), String(id), { ...input, taskId: idOrNull(input.taskId) })),
   }),
   deleteKnowledge: t.boolean({
     description: "Deletes a knowledge entry (its author or the team's lead).",

@@ -1,5 +1,6 @@
+import type { Message } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES, type AskResult, type InboxFilter } from "./messages.service.js";
@@ -86,7 +87,7 @@ const content = (c: Content) => ({ ...c, replyToId: c.replyToId == null ? c.repl
 const AskResultRef = builder.objectRef<AskResult>("AskResult").implement({
   description: "The question sent, the replies that came in time, and who did not answer.",
   fields: (t) => ({
-    question: t.prismaField({ type: "Message", resolve: (query, r, _a, ctx) => reload(ctx, query, r.question.id) }),
+    question: t.prismaField({ type: "Message", resolve: (query, r, _a, ctx) => reload(ctx, query, r.question) }),
     replies: t.prismaField({
       type: ["Message"],
       resolve: (query, r, _a, ctx) => ctx.reader.message.findMany({ ...query, where: { id: { in: r.replies.map((m) => m.id) } }, orderBy: { id: "asc" } }),
@@ -95,15 +96,16 @@ const AskResultRef = builder.objectRef<AskResult>("AskResult").implement({
       type: "Message",
       nullable: true,
       description: "The first reply (for a question to one agent).",
-      resolve: (query, r, _a, ctx) => (r.replies[0] ? reload(ctx, query, r.replies[0].id) : null),
+      resolve: (query, r, _a, ctx) => (r.replies[0] ? reload(ctx, query, r.replies[0]) : null),
     }),
     unanswered: t.stringList({ description: "Names of asked agents who did not answer in time.", resolve: (r) => r.unanswered.map((a) => a.name) }),
     timedOut: t.exposeBoolean("timedOut", { description: "Whether the deadline passed before every asked agent answered." }),
   }),
 });
 
-function reload(ctx: Context, query: object, id: string) {
-  return ctx.reader.message.findUniqueOrThrow({ ...query, where: { id } });
+/** A message as the client's selection needs it (read again only for relations). */
+function reload(ctx: Context, query: object, row: Message) {
+  return rowForSelection(query, row, () => ctx.reader.message.findUniqueOrThrow({ ...query, where: { id: row.id } }));
 }
 
 builder.queryFields((t) => ({
@@ -142,27 +144,27 @@ builder.mutationFields((t) => ({
     type: "Message",
     description: "A direct message to one or more agents (by name) who share a team with you.",
     args: { to: t.arg.stringList({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
-    resolve: async (query, _root, { to, message }, ctx) => reload(ctx, query, (await ctx.services.messages.sendDirect(requireViewer(ctx), { to, ...content(message) })).id),
+    resolve: async (query, _root, { to, message }, ctx) => reload(ctx, query, await ctx.services.messages.sendDirect(requireViewer(ctx), { to, ...content(message) })),
   }),
   broadcast: t.prismaField({
     type: "Message",
     description: "A message to every other member of a team.",
     args: { teamId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
-    resolve: async (query, _root, { teamId, message }, ctx) => reload(ctx, query, (await ctx.services.messages.broadcast(requireViewer(ctx), String(teamId), content(message))).id),
+    resolve: async (query, _root, { teamId, message }, ctx) => reload(ctx, query, await ctx.services.messages.broadcast(requireViewer(ctx), String(teamId), content(message))),
   }),
   publish: t.prismaField({
     type: "Message",
     description: "Publishes on a topic (a dotted name such as research.complete) in a team; members following a matching pattern receive it.",
     args: { teamId: t.arg.id({ required: true }), topic: t.arg.string({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
     resolve: async (query, _root, { teamId, topic, message }, ctx) =>
-      reload(ctx, query, (await ctx.services.messages.publish(requireViewer(ctx), String(teamId), { topic, ...content(message) })).id),
+      reload(ctx, query, await ctx.services.messages.publish(requireViewer(ctx), String(teamId), { topic, ...content(message) })),
   }),
   reply: t.prismaField({
     type: "Message",
     description: "Replies to a message's sender, in its thread (answers an ask).",
     args: { messageId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
     resolve: async (query, _root, { messageId, message }, ctx) =>
-      reload(ctx, query, (await ctx.services.messages.reply(requireViewer(ctx), String(messageId), content(message))).id),
+      reload(ctx, query, await ctx.services.messages.reply(requireViewer(ctx), String(messageId), content(message))),
   }),
   ask: t.field({
     type: AskResultRef,

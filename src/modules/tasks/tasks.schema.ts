@@ -1,5 +1,6 @@
+import type { Task } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
@@ -189,9 +190,9 @@ const UpdateTaskInput = builder.inputType("UpdateTaskInput", {
   }),
 });
 
-const UpdateTaskPayload = builder.objectRef<{ taskId: string; verificationNudge: string | null }>("UpdateTaskPayload").implement({
+const UpdateTaskPayload = builder.objectRef<{ task: Task; verificationNudge: string | null }>("UpdateTaskPayload").implement({
   fields: (t) => ({
-    task: t.prismaField({ type: "Task", resolve: (query, payload, _args, ctx) => reload(ctx, query, payload.taskId) }),
+    task: t.prismaField({ type: "Task", resolve: (query, payload, _args, ctx) => reload(ctx, query, payload.task) }),
     verificationNudge: t.exposeString("verificationNudge", {
       nullable: true,
       description: "Set when you have completed several tasks in a row and none was a verification task.",
@@ -199,9 +200,9 @@ const UpdateTaskPayload = builder.objectRef<{ taskId: string; verificationNudge:
   }),
 });
 
-/** Reads a task a mutation changed again, with the fields the client selected. */
-function reload(ctx: Context, query: object, taskId: string) {
-  return ctx.reader.task.findUniqueOrThrow({ ...query, where: { id: taskId } });
+/** A task a mutation changed, with the fields the client selected. */
+function reload(ctx: Context, query: object, task: Task) {
+  return rowForSelection(query, task, () => ctx.reader.task.findUniqueOrThrow({ ...query, where: { id: task.id } }));
 }
 
 builder.prismaObjectFields("Team", (t) => ({
@@ -263,7 +264,7 @@ builder.mutationFields((t) => ({
         milestoneId: input.milestoneId == null ? input.milestoneId : String(input.milestoneId),
         blockedBy: input.blockedBy?.map(String),
       });
-      return reload(ctx, query, task.id);
+      return reload(ctx, query, task);
     },
   }),
   updateTask: t.field({
@@ -272,40 +273,40 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateTaskInput, required: true }) },
     resolve: async (_root, { id, input }, ctx) => {
       const { task, verificationNudge } = await ctx.services.tasks.update(requireViewer(ctx), String(id), input);
-      return { taskId: task.id, verificationNudge };
+      return { task, verificationNudge };
     },
   }),
   cancelTask: t.prismaField({
     type: "Task",
     args: { id: t.arg.id({ required: true }), claimToken: t.arg.int() },
-    resolve: async (query, _root, { id, claimToken }, ctx) => reload(ctx, query, (await ctx.services.tasks.cancel(requireViewer(ctx), String(id), claimToken)).task.id),
+    resolve: async (query, _root, { id, claimToken }, ctx) => reload(ctx, query, (await ctx.services.tasks.cancel(requireViewer(ctx), String(id), claimToken)).task),
   }),
   addTaskDependency: t.prismaField({
     type: "Task",
     description: "Records that the task is blocked by another task of the same team. Refused (CONFLICT) when it would close a cycle.",
     args: { id: t.arg.id({ required: true }), blockedById: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id, blockedById }, ctx) =>
-      reload(ctx, query, (await ctx.services.tasks.addDependency(requireViewer(ctx), String(id), String(blockedById))).id),
+      reload(ctx, query, await ctx.services.tasks.addDependency(requireViewer(ctx), String(id), String(blockedById))),
   }),
   removeTaskDependency: t.prismaField({
     type: "Task",
     args: { id: t.arg.id({ required: true }), blockedById: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id, blockedById }, ctx) =>
-      reload(ctx, query, (await ctx.services.tasks.removeDependency(requireViewer(ctx), String(id), String(blockedById))).id),
+      reload(ctx, query, await ctx.services.tasks.removeDependency(requireViewer(ctx), String(id), String(blockedById))),
   }),
   writeTaskDashboard: t.prismaField({
     type: "Task",
     description: "Replaces the task's dashboard text.",
     args: { id: t.arg.id({ required: true }), text: t.arg.string({ required: true }), claimToken: t.arg.int() },
     resolve: async (query, _root, { id, text, claimToken }, ctx) =>
-      reload(ctx, query, (await ctx.services.tasks.writeDashboard(requireViewer(ctx), String(id), text, claimToken)).id),
+      reload(ctx, query, await ctx.services.tasks.writeDashboard(requireViewer(ctx), String(id), text, claimToken)),
   }),
   appendTaskDashboard: t.prismaField({
     type: "Task",
     description: "Appends a line to the task's dashboard; concurrent appends all land.",
     args: { id: t.arg.id({ required: true }), text: t.arg.string({ required: true }), claimToken: t.arg.int() },
     resolve: async (query, _root, { id, text, claimToken }, ctx) =>
-      reload(ctx, query, (await ctx.services.tasks.appendDashboard(requireViewer(ctx), String(id), text, claimToken)).id),
+      reload(ctx, query, await ctx.services.tasks.appendDashboard(requireViewer(ctx), String(id), text, claimToken)),
   }),
   addTaskFinding: t.prismaField({
     type: "TaskFinding",
@@ -343,7 +344,7 @@ builder.mutationFields((t) => ({
     type: "Task",
     description: "Gives your claim back; the task is ready for others again.",
     args: { id: t.arg.id({ required: true }), claimToken: t.arg.int() },
-    resolve: async (query, _root, { id, claimToken }, ctx) => reload(ctx, query, (await ctx.services.claims.release(requireViewer(ctx), String(id), { claimToken })).id),
+    resolve: async (query, _root, { id, claimToken }, ctx) => reload(ctx, query, await ctx.services.claims.release(requireViewer(ctx), String(id), { claimToken })),
   }),
 }));
 

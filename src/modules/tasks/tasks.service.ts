@@ -502,9 +502,9 @@ export class TaskService {
 
   /** Writes `data` only if no claim changed since `before` was read. */
   async conditionalUpdate(tx: Tx, before: Task, data: Prisma.TaskUncheckedUpdateManyInput): Promise<Task> {
-    const { count } = await tx.task.updateMany({ where: { id: before.id, claimEpoch: before.claimEpoch }, data });
-    if (count === 0) throw new ConflictError(`task #${before.number} was claimed meanwhile; read it again`);
-    return tx.task.findUniqueOrThrow({ where: { id: before.id } });
+    const [task] = await tx.task.updateManyAndReturn({ where: { id: before.id, claimEpoch: before.claimEpoch }, data });
+    if (!task) throw new ConflictError(`task #${before.number} was claimed meanwhile; read it again`);
+    return task;
   }
 
   /** Journal rows for tasks among `ids` that are ready now, and notices to whoever the work is for. */
