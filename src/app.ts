@@ -183,7 +183,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
     void yoga.requestListener(req, res);
   });
 
-  wss = new WebSocketServer({ server, path: config.GRAPHQL_PATH, maxPayload: LIMITS.bodyBytes });
+  // No compression: live.ts writes frames straight to the socket beside ws (see SocketBatch).
+  wss = new WebSocketServer({ server, path: config.GRAPHQL_PATH, maxPayload: LIMITS.bodyBytes, perMessageDeflate: false });
   const ws = useServer<Record<string, unknown> | undefined>(
     {
       // Refused at connection time (4403) unless a valid token comes in connectionParams.

@@ -156,6 +156,30 @@ describe("teamEvents", () => {
     }
   });
 
+  it("delivers events of every size over graphql-ws, whatever the length field of their frame", async () => {
+    const lead = await registerAgent(server, "frame-lead");
+    const teamId = await createTeam(lead, "frames");
+    const small = lead.subscribe("ws", `subscription($t: ID!) { teamEvents(teamId: $t) { cursor } }`, { t: teamId });
+    const full = lead.subscribe("ws", TEAM_EVENTS_ROW, { t: teamId });
+    try {
+      await sleep(300);
+      const SET = `mutation($t: ID!, $v: JSON!) { setContext(scope: { teamId: $t }, key: "blob", value: $v) { version } }`;
+      // Messages under 126 bytes, under 64 KiB, and over it (the frame's 7, 16 and 64 bit lengths).
+      const values = ["x", "y".repeat(400), "z".repeat(65_500)];
+      for (const value of values) await lead.ok(SET, { t: teamId, v: value });
+      const cursors = await journalCursors(teamId, 0);
+      const setCursors = cursors.slice(-values.length);
+      for (const [i, value] of values.entries()) {
+        const event = (await full.next()).data.teamEvents;
+        expect(event.cursor).toBe(setCursors[i]);
+        expect(event.payload.value).toBe(value);
+        expect((await small.next()).data.teamEvents).toEqual({ cursor: setCursors[i] });
+      }
+    } finally {
+      await Promise.all([small.close(), full.close()]);
+    }
+  });
+
   it("a refused change writes no journal row", async () => {
     const lead = await registerAgent(server, "refused-lead");
     await createTeam(lead, "dup");
