@@ -139,7 +139,8 @@ function allowOrigin(req: IncomingMessage, res: ServerResponse, allowed: readonl
   res.setHeader("access-control-expose-headers", "www-authenticate, retry-after, x-request-id");
   if (req.method !== "OPTIONS") return true;
   res.writeHead(204, {
-    "access-control-allow-methods": "POST",
+    // GET and DELETE too, so a browser client sees this stateless endpoint's 405, not a CORS failure.
+    "access-control-allow-methods": "GET, POST, DELETE",
     "access-control-allow-headers": "authorization, content-type, accept, mcp-protocol-version",
     "access-control-max-age": "600",
   });

@@ -255,7 +255,7 @@ describe("MCP endpoint", () => {
       });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
-      expect(preflight.headers.get("access-control-allow-methods")).toBe("POST");
+      expect(preflight.headers.get("access-control-allow-methods")).toBe("GET, POST, DELETE");
       expect(preflight.headers.get("access-control-allow-headers")).toMatch(/authorization/);
       const allowed = await post(open, "http://localhost:5173", token);
       expect(allowed.status).toBe(200);

@@ -42,7 +42,7 @@ const writes = async () => [await server.app.services.journal.head(), server.dat
  * `run` once, then again under the same committed version: its answer and statements.
  * PostgreSQL's snapshot also moves with other test files' databases in the cluster, so the
  * repeat is tried again until the version held from before the run that kept the answer to
- * after the repeat.
+ * after the repeat (a full parallel run needed up to 8 tries; a broken cache fails all 200).
  */
 async function repeatedUnchanged<T>(on: TestServer, run: () => Promise<T>): Promise<{ first: { result: T; statements: number }; again: { result: T; statements: number } }> {
   const version = async () => (await on.app.services.db.readVersion()).committed;
@@ -50,7 +50,7 @@ async function repeatedUnchanged<T>(on: TestServer, run: () => Promise<T>): Prom
   const first = await withStatements(on, run);
   for (let attempt = 1; ; attempt++) {
     const again = await withStatements(on, run);
-    if ((await version()) === before || attempt === 20) return { first, again };
+    if ((await version()) === before || attempt === 200) return { first, again };
     before = await version();
     await run(); // keeps an answer under this version
   }
