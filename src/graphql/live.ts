@@ -32,7 +32,7 @@ export interface SocketSubscription {
   /** graphql-ws's id of the subscription. */
   id: string;
   socket: WebSocket;
-  /** The TCP socket under it, corked while a batch is sent. */
+  /** The TCP socket under it: a batch of frames is written to it in one write. */
   tcp: Socket;
   schema: GraphQLSchema;
   document: DocumentNode;
