@@ -115,6 +115,13 @@ describe("the inbox", () => {
     expect((await reader.ok(INBOX, { f: { unread: true } })).unreadCount).toBe(2);
     // Marking read is per recipient and never touches another agent's inbox.
     expect((await worker.ok(`mutation($ids: [ID!]) { markRead(ids: $ids) }`, { ids })).markRead).toBe(0);
+    // IDs and upTo together are refused, marking nothing; neither marks everything.
+    const both = await reader.fails(`mutation($ids: [ID!], $up: ID) { markRead(ids: $ids, upTo: $up) }`, { ids: [ids[0]], up: ids[1] });
+    expect(both.code).toBe("BAD_USER_INPUT");
+    expect(both.message).toBe("upTo: give either ids or upTo, not both");
+    expect((await reader.ok(INBOX, { f: { unread: true } })).unreadCount).toBe(2);
+    expect((await reader.ok(`mutation { markRead }`)).markRead).toBe(2);
+    expect((await reader.ok(INBOX, { f: { unread: true } })).unreadCount).toBe(0);
   });
 
   it("shows a thread in order, and refuses replies to messages the sender cannot see", async () => {

@@ -179,7 +179,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.messages.ask(requireViewer(ctx), args),
   }),
   markRead: t.int({
-    description: "Marks messages read: these IDs, or everything up to and including upTo (a message ID). Returns how many changed.",
+    description: "Marks messages read: these IDs, or everything up to and including upTo (a message ID); with neither, everything. Returns how many changed.",
     args: { ids: t.arg.idList(), upTo: t.arg.id() },
     resolve: (_root, { ids, upTo }, ctx) =>
       ctx.services.messages.markRead(requireViewer(ctx), { ids: ids?.map(String) ?? null, upTo: upTo == null ? null : String(upTo) }),

@@ -276,8 +276,12 @@ export class MessageService {
     return this.db.reader.messageDelivery.count({ where: await this.inboxWhere(viewer, { ...filter, unread: true }) });
   }
 
-  /** Marks messages read: these IDs, everything up to and including `upTo`, or everything from one sender. */
+  /**
+   * Marks messages read: these IDs, everything up to and including `upTo`, everything from
+   * one sender, or with none of them everything.
+   */
   async markRead(viewer: Viewer, which: { ids?: string[] | null; upTo?: string | null; from?: string | null }): Promise<number> {
+    if (which.ids != null && which.upTo != null) throw new BadInputError("upTo", "give either ids or upTo, not both");
     const where: Prisma.MessageDeliveryWhereInput = { agentId: viewer.id, readAt: null };
     if (which.ids) where.messageId = { in: [...new Set(which.ids)] };
     else if (which.upTo != null) {
