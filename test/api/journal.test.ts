@@ -159,16 +159,16 @@ describe("teamEvents", () => {
   it("delivers events of every size over graphql-ws, whatever the length field of their frame", async () => {
     const lead = await registerAgent(server, "frame-lead");
     const teamId = await createTeam(lead, "frames");
-    const small = lead.subscribe("ws", `subscription($t: ID!) { teamEvents(teamId: $t) { cursor } }`, { t: teamId });
-    const full = lead.subscribe("ws", TEAM_EVENTS_ROW, { t: teamId });
+    // From the team's last row: the events below are replayed if they come before the stream is live.
+    const after = (await journalCursors(teamId, 0)).at(-1)!;
+    const small = lead.subscribe("ws", `subscription($t: ID!, $after: Int) { teamEvents(teamId: $t, after: $after) { cursor } }`, { t: teamId, after });
+    const full = lead.subscribe("ws", TEAM_EVENTS_ROW, { t: teamId, after });
     try {
-      await sleep(300);
       const SET = `mutation($t: ID!, $v: JSON!) { setContext(scope: { teamId: $t }, key: "blob", value: $v) { version } }`;
       // Messages under 126 bytes, under 64 KiB, and over it (the frame's 7, 16 and 64 bit lengths).
       const values = ["x", "y".repeat(400), "z".repeat(65_500)];
       for (const value of values) await lead.ok(SET, { t: teamId, v: value });
-      const cursors = await journalCursors(teamId, 0);
-      const setCursors = cursors.slice(-values.length);
+      const setCursors = await journalCursors(teamId, after);
       for (const [i, value] of values.entries()) {
         const event = (await full.next()).data.teamEvents;
         expect(event.cursor).toBe(setCursors[i]);
