@@ -158,7 +158,9 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       metrics.plugin(logger),
       useRequestIdOnErrors(),
       // Last: every plugin above sees a kept answer as it sees any other.
-      ...(config.RESPONSE_CACHE_MB > 0 ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: () => db.readVersion() })] : []),
+      ...(config.RESPONSE_CACHE_MB > 0
+        ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: () => db.readVersion(), onAnswer: (from) => metrics.answered(from) })]
+        : []),
     ],
   });
 

@@ -12,6 +12,8 @@ import type { Context } from "./context.js";
 
 export interface Metrics {
   refused(reason: string): void;
+  /** A query that could be kept (response-cache.ts) was answered from memory, or computed. */
+  answered(from: "kept" | "computed"): void;
 }
 
 export function createMetrics(registry: Registry, services: Services, sockets: () => number): Metrics & { plugin(logger: Logger): Plugin<Context> } {
@@ -29,6 +31,12 @@ export function createMetrics(registry: Registry, services: Services, sockets: (
     registers: [registry],
   });
   const refusals = new Counter({ name: "agent_hq_refusals_total", help: "Operations refused before execution", labelNames: ["reason"], registers: [registry] });
+  const answers = new Counter({
+    name: "agent_hq_query_answers_total",
+    help: "Queries that could be kept (RESPONSE_CACHE_MB), by whether a kept answer was given or the query was computed",
+    labelNames: ["from"],
+    registers: [registry],
+  });
   const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
     new Gauge({
       name,
@@ -47,6 +55,7 @@ export function createMetrics(registry: Registry, services: Services, sockets: (
 
   return {
     refused: (reason) => refusals.inc({ reason }),
+    answered: (from) => answers.inc({ from }),
     plugin(logger) {
       const done = (ctx: Context, document: DocumentNode, operationName: string | null | undefined, started: number, result: ExecutionResult | null) => {
         const operation = getOperationAST(document, operationName);

@@ -28,6 +28,8 @@ export interface ResponseCacheOptions {
   /** Answers kept at most, in bytes of their JSON (the least recently used go first). */
   maxBytes: number;
   readVersion(): Promise<ReadVersion>;
+  /** Told of every query that could be kept: answered from a kept answer, or computed. */
+  onAnswer?(from: "kept" | "computed"): void;
 }
 
 interface Kept {
@@ -40,7 +42,7 @@ interface Kept {
 
 const NOT_KEPT = new Set(["Agent.online", "Agent.lastSeenAt", "Message.expired"]);
 
-export function useCachedReads({ maxBytes, readVersion }: ResponseCacheOptions): Plugin<Context> {
+export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCacheOptions): Plugin<Context> {
   // An answer bigger than an eighth of the whole is not kept: a few huge ones would evict all.
   const answers = new LRUCache<string, Kept>({ maxSize: maxBytes, maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)) });
   // Yoga's parser cache hands out one DocumentNode per query text; number each once.
@@ -61,14 +63,18 @@ export function useCachedReads({ maxBytes, readVersion }: ResponseCacheOptions):
       if (!document.keepable) return;
       // Without a version nothing can be judged current: answer as if nothing were kept.
       const version = await readVersion().catch(() => null);
-      if (!version) return;
+      if (!version) return onAnswer?.("computed");
       // Per token, not per agent: an answer may say which token asked (AgentToken.current).
       // Only declared variables count: graphql-js ignores the rest, so they must not make
       // new keys for one answer.
       const variables = (operation.variableDefinitions ?? []).map((d) => args.variableValues?.[d.variable.name.value] ?? null);
       const key = [viewer.tokenId, document.id, args.operationName ?? "", JSON.stringify(variables)].join("\n");
       const kept = answers.get(key);
-      if (kept && kept.version === version.committed && Date.now() < kept.until) return setResultAndStopExecution(kept.result);
+      if (kept && kept.version === version.committed && Date.now() < kept.until) {
+        onAnswer?.("kept");
+        return setResultAndStopExecution(kept.result);
+      }
+      onAnswer?.("computed");
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in result || result.errors?.length) return;

@@ -70,6 +70,21 @@ describe("a repeated query", () => {
     expect(again.statements).toBe(1);
   });
 
+  it("is counted in /metrics, kept or computed", async () => {
+    const answers = async () => {
+      const text = await (await fetch(server.url.replace(/\/graphql$/, "/metrics"))).text();
+      const count = (from: string) => Number(new RegExp(`^agent_hq_query_answers_total\\{from="${from}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+      return { kept: count("kept"), computed: count("computed") };
+    };
+    await newTask("counted");
+    const before = await answers();
+    const { first, again } = await repeatedUnchanged(server, () => boardOf(lead));
+    expect([first.statements > 1, again.statements]).toEqual([true, 1]);
+    const after = await answers();
+    expect(after.kept).toBeGreaterThan(before.kept);
+    expect(after.computed).toBeGreaterThan(before.computed);
+  });
+
   it("is the same answer whatever undeclared variables come with it", async () => {
     let unused = 0;
     const { again } = await repeatedUnchanged(server, () => lead.ok(BOARD, { t: teamId, unused: ++unused }));
