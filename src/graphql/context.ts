@@ -22,10 +22,10 @@ export function requireViewer(ctx: Context): Viewer {
 }
 
 /**
- * A row a mutation wrote, as the client's selection needs it. Pothos' `query` is empty
- * when the selection asks for the row's own columns only: then the row the service
- * returned (read in its committed transaction) is the answer, without another statement.
- * Otherwise the row is read again with the relations the selection includes.
+ * A row a service already returned (what a mutation wrote, a search hit), as the client's
+ * selection needs it. Pothos' `query` is empty when the selection asks for the row's own
+ * columns only: then that row is the answer, without another statement. Otherwise the row
+ * is read again with the relations the selection includes.
  */
 export function rowForSelection<T>(query: object, row: T, readAgain: () => Promise<T>): T | Promise<T> {
   return Object.keys(query).length === 0 ? row : readAgain();
