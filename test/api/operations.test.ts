@@ -9,7 +9,7 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, gql, registerAgent, type GqlResult } from "../helpers/client.js";
 import { freePort } from "../helpers/free-port.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { metricSamples, startServer, type TestServer } from "../helpers/server.js";
 import { killGroup, newcomerEnv } from "../helpers/child-process.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -53,14 +53,7 @@ describe("/metrics", () => {
     ]) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name}\\b`, "m"));
     }
-    const samples = (name: string) =>
-      text
-        .split("\n")
-        .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-        .map((l) => {
-          const [, labels = "", value] = /^[^{ ]+(?:\{(.*)\})? (\S+)$/.exec(l)!;
-          return { labels: Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])), value: Number(value) };
-        });
+    const samples = (name: string) => metricSamples(text, name);
 
     const operations = samples("agent_hq_operations_total");
     expect(operations).toEqual(

@@ -6,7 +6,7 @@ import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { sqlBehindTheServer, startServer, withStatements, type TestServer } from "../helpers/server.js";
+import { metricSamples, sqlBehindTheServer, startServer, withStatements, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 let lead: TestAgent;
@@ -73,7 +73,7 @@ describe("a repeated query", () => {
   it("is counted in /metrics, kept or computed", async () => {
     const answers = async () => {
       const text = await (await fetch(server.url.replace(/\/graphql$/, "/metrics"))).text();
-      const count = (from: string) => Number(new RegExp(`^agent_hq_query_answers_total\\{from="${from}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+      const count = (from: string) => metricSamples(text, "agent_hq_query_answers_total").find((s) => s.labels.from === from)?.value ?? 0;
       return { kept: count("kept"), computed: count("computed") };
     };
     await newTask("counted");

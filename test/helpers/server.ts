@@ -114,3 +114,14 @@ export async function fewestStatements<T>(server: TestServer, run: (attempt: num
   }
   return fewest;
 }
+
+/** The samples of one series in Prometheus text (from /metrics): each one's labels and value. */
+export function metricSamples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .map((l) => {
+      const [, labels = "", value] = /^[^{ ]+(?:\{(.*)\})? (\S+)$/.exec(l)!;
+      return { labels: Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])), value: Number(value) };
+    });
+}
