@@ -10,6 +10,7 @@ export const errorCodes = [
   "RATE_LIMITED",
   "QUERY_TOO_DEEP",
   "QUERY_TOO_COMPLEX",
+  "UNAVAILABLE",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -70,4 +71,13 @@ export class LimitError extends AppError {
   ) {
     super(message);
   }
+}
+
+/**
+ * The server cannot finish this now (it is shutting down, or its database is
+ * unreachable); the same request may succeed on retry, here or on another instance.
+ * HTTP 503.
+ */
+export class UnavailableError extends AppError {
+  readonly code = "UNAVAILABLE";
 }

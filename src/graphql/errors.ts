@@ -28,7 +28,8 @@ export function useRequestIdOnErrors(): Plugin<Context> {
 }
 
 export function toGraphQLError(error: AppError, path?: readonly (string | number)[]): GraphQLError {
-  return new GraphQLError(error.message, { path, extensions: { code: error.code, ...error.details } });
+  const http = error.code === "UNAVAILABLE" ? { http: { status: 503 } } : {};
+  return new GraphQLError(error.message, { path, extensions: { code: error.code, ...error.details, ...http } });
 }
 
 // graphql ships both CommonJS and ESM builds and the executor may use the other one,
