@@ -185,6 +185,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
     void yoga.requestListener(req, res);
   });
 
+  const watchedSockets = new WeakSet<object>();
   // No compression: live.ts writes frames straight to the socket beside ws (see SocketBatch).
   wss = new WebSocketServer({ server, path: config.GRAPHQL_PATH, maxPayload: LIMITS.bodyBytes, perMessageDeflate: false });
   const ws = useServer<Record<string, unknown> | undefined>(
@@ -222,6 +223,12 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
           contextValue = (await contextFactory()) as Context;
         } catch (error) {
           return [error instanceof GraphQLError ? error : unauthenticated()];
+        }
+        // Its subscriptions end when the token is revoked (graphql/live.ts); then the socket goes too.
+        if (contextValue.viewer && !watchedSockets.has(ctx)) {
+          watchedSockets.add(ctx);
+          const stop = services.agents.whenRevoked(contextValue.viewer.tokenId, () => closeWhenIdle(ctx, 4403, "token revoked"));
+          ctx.extra.socket.once("close", stop);
         }
         // Journal subscriptions write their events straight to this socket (graphql/live.ts).
         offerSocket(contextValue, { id, socket: ctx.extra.socket, tcp: ctx.extra.request.socket, schema, document, query: payload.query, operationName: payload.operationName, variables: payload.variables });
@@ -263,6 +270,21 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
         await db.close();
       })()),
   };
+}
+
+/**
+ * Closes a graphql-ws socket once its subscriptions have sent their end (an error each,
+ * when a token is revoked), so the client reads why before the close; at most 2 s later.
+ */
+function closeWhenIdle(ctx: { subscriptions: Record<string, unknown>; extra: { socket: { readyState: number; close(code: number, reason: string): void } } }, code: number, reason: string): void {
+  const socket = ctx.extra.socket;
+  const deadline = Date.now() + 2000;
+  const check = () => {
+    if (socket.readyState !== 1) return;
+    if (Object.keys(ctx.subscriptions).length === 0 || Date.now() > deadline) socket.close(code, reason);
+    else setTimeout(check, 10);
+  };
+  setImmediate(check);
 }
 
 /** Yoga's enveloped execute/subscribe, handed to graphql-ws through rootValue. */

@@ -41,7 +41,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const journal = new JournalService(db, bus);
   const tailer = new JournalTailer(db.reader, bus, config.JOURNAL_POLL_MS, logError("journal tailer"));
   const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
-  const agents = new AgentService(db, journal, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS);
+  const agents = new AgentService(db, journal, tailer, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS, logError("token revocation watch"));
   const teams = new TeamService(db, journal, tailer, agents);
   const messages = new MessageService(db, journal, tailer, teams);
   const tasks = new TaskService(db, journal, teams, messages);

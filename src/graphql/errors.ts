@@ -48,11 +48,12 @@ const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
  */
 export function maskError(error: unknown, message: string, onUnexpected: (error: unknown, requestId: string) => void): Error {
   const path = isGraphQLError(error) ? error.path : undefined;
+  const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
+  // A domain error keeps its code, also where it carries no path (a live stream ended by one).
+  if (original instanceof AppError) return toGraphQLError(original, path);
   // Errors about the request itself (syntax, validation, variable values) carry no path
   // and are the client's to see and fix.
   if (isGraphQLError(error) && !path) return withRequestCode(error);
-  const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
-  if (original instanceof AppError) return toGraphQLError(original, path);
   // Pothos refuses malformed connection arguments (both before and after, a bad cursor).
   if (original instanceof Error && original.name === "PothosValidationError") {
     return new GraphQLError(original.message, { path, extensions: { code: "BAD_USER_INPUT" } });

@@ -25,7 +25,10 @@ import type { WebSocket } from "ws";
 import { JournalStream } from "../modules/journal/journal-stream.js";
 import { ROW_ONLY_FIELDS } from "../modules/journal/journal.schema.js";
 import type { JournalRow } from "../modules/journal/journal.service.js";
+import { UnauthenticatedError } from "../errors.js";
 import type { Context } from "./context.js";
+
+export const TOKEN_REVOKED = "the token this subscription was opened with has been revoked; subscribe again with a valid token";
 
 /** A graphql-ws subscription, offered by the transport for direct delivery. */
 export interface SocketSubscription {
@@ -69,6 +72,11 @@ export function offerSocket(contextValue: object, subscription: SocketSubscripti
 export function liveEvents(ctx: Context, source: AsyncIterable<JournalRow>, onEnd: () => void): AsyncIterable<JournalRow> {
   if (!(source instanceof JournalStream)) return untilEnd(source, onEnd);
   source.onEnd(onEnd);
+  // A stream lives only as long as the token it was opened with.
+  if (ctx.viewer) {
+    const stopWatching = ctx.services.agents.whenRevoked(ctx.viewer.tokenId, () => source.cutOff(new UnauthenticatedError(TOKEN_REVOKED)));
+    source.onEnd(stopWatching);
+  }
   const subscription = offered.get(ctx);
   if (subscription) {
     offered.delete(ctx);

@@ -5,7 +5,9 @@ import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Agent, AgentToken } from "../../generated/prisma/client.js";
 import type { Database } from "../../infra/db.js";
 import { CONTROL_CHARS, parseInput } from "../../validation.js";
+import type { JournalTailer } from "../journal/journal-tailer.js";
 import type { JournalService } from "../journal/journal.service.js";
+import { TokenRevocations } from "./token-revocations.js";
 import { hashToken, looksLikeToken, newToken } from "./token.js";
 
 /** The authenticated caller. */
@@ -41,13 +43,32 @@ export class AgentService {
   private readonly validTokens = new Map<string, { viewer: Viewer; until: number }>();
   /** Bumped by every revocation, so a lookup that raced one does not cache its answer. */
   private revocations = 0;
+  private readonly revocationWatch: TokenRevocations;
 
   constructor(
     private readonly db: Database,
     private readonly journal: JournalService,
+    tailer: JournalTailer,
     private readonly registrationKey: string | undefined,
     private readonly tokenCacheMs: number,
-  ) {}
+    onError: (error: unknown) => void,
+  ) {
+    this.revocationWatch = new TokenRevocations(
+      tailer,
+      async (tokenId) => (await db.reader.agentToken.findUnique({ where: { id: tokenId }, select: { revokedAt: true } }))?.revokedAt !== null,
+      // Seen from another instance's revocation: refused here at once, not after tokenCacheMs.
+      (tokenId) => this.forgetToken(tokenId),
+      onError,
+    );
+  }
+
+  /**
+   * Calls `onRevoked` once when the token is revoked or rotated away, on any instance
+   * (or at once if it already was). Returns the function that stops watching.
+   */
+  whenRevoked(tokenId: string, onRevoked: () => void): () => void {
+    return this.revocationWatch.watch(tokenId, onRevoked);
+  }
 
   async register(input: z.input<typeof registerInput>): Promise<{ agent: Agent; token: string }> {
     const { name, description, registrationKey } = parseInput(registerInput, input);

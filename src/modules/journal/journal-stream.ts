@@ -129,6 +129,11 @@ export class JournalStream implements AsyncIterableIterator<JournalRow> {
     this.overflow();
   }
 
+  /** Ends the stream with `error` (for example: the subscriber's token was revoked). */
+  cutOff(error: unknown): void {
+    this.finish(error);
+  }
+
   /** Called once when the stream ends, for whatever reason. */
   onEnd(hook: () => void): void {
     if (this.isEnded) hook();
