@@ -55,19 +55,56 @@ export const jsonObject = (maxBytes: number) =>
       if (refusal) ctx.addIssue({ code: "custom", message: refusal });
     });
 
-/** Whether any string (or key) in a JSON value contains U+0000, walked without recursion. */
-export function hasNul(value: unknown): boolean {
-  const stack = [value];
+/** Half of a UTF-16 surrogate pair without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a text cannot be stored exactly as sent, or null. PostgreSQL refuses U+0000. A lone
+ * surrogate (JSON's "\ud800" escape decodes to one) has no UTF-8 form: in a text column pg
+ * stores U+FFFD in its place and better-sqlite3 bytes that read back as three of them, and
+ * PostgreSQL refuses one in a JSON column (measured).
+ */
+function textProblem(text: string): string | null {
+  if (text.includes("\u0000")) return "must not contain NUL characters (U+0000)";
+  const lone = LONE_SURROGATE.exec(text);
+  if (!lone) return null;
+  const code = lone[0].charCodeAt(0).toString(16).toUpperCase();
+  return `must be valid Unicode: character ${lone.index + 1} is a lone surrogate (U+${code}), half of a pair, which cannot be stored`;
+}
+
+/** Where a value sits in a JSON value: its key and its parent's place (null at the top). */
+interface Place {
+  key: string | number;
+  parent: Place | null;
+}
+
+/**
+ * The first string (or key) of a JSON value that cannot be stored as sent, as a
+ * BadInputError naming where it is (`prefix` then `input.title` or `ids[2]`; `whole` for
+ * the value itself), or null. Walked without recursion, and without copying paths (a value
+ * may be nested thousands deep).
+ */
+export function unstorableText(value: unknown, prefix: string, whole: string): BadInputError | null {
+  const stack: [unknown, Place | null][] = [[value, null]];
   while (stack.length) {
-    const v = stack.pop();
+    const [v, place] = stack.pop()!;
     if (typeof v === "string") {
-      if (v.includes("\u0000")) return true;
+      const problem = textProblem(v);
+      if (problem) return new BadInputError(placeName(place, prefix, whole), `text ${problem}`);
     } else if (v !== null && typeof v === "object") {
       for (const [key, child] of Object.entries(v)) {
-        if (key.includes("\u0000")) return true;
-        stack.push(child);
+        const problem = textProblem(key);
+        if (problem) return new BadInputError(placeName(place, prefix, whole), `a key ${problem}`);
+        stack.push([child, { key: Array.isArray(v) ? Number(key) : key, parent: place }]);
       }
     }
   }
-  return false;
+  return null;
+}
+
+function placeName(place: Place | null, prefix: string, whole: string): string {
+  if (!place) return whole;
+  const keys: (string | number)[] = [];
+  for (let p: Place | null = place; p; p = p.parent) keys.unshift(p.key);
+  return prefix + keys.map((k, i) => (typeof k === "number" ? `[${k}]` : i ? `.${k}` : k)).join("");
 }

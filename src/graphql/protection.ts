@@ -1,11 +1,14 @@
 // Operation-level protection, one Yoga plugin: every operation but registration and
 // introspection needs a valid token, each agent (or IP, without a token) spends
 // rate-limit points (a query field 1, a mutation or subscription field 5), and no text
-// may carry a NUL character (PostgreSQL cannot store or compare one).
+// may carry what cannot be stored as sent: a NUL character (PostgreSQL cannot store or
+// compare one) or, in variables, a lone UTF-16 surrogate (GraphQL's parser already refuses
+// one in the query text).
 import { BREAK, GraphQLError, getOperationAST, Kind, visit, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "./context.js";
-import { hasNul } from "../validation.js";
+import { unstorableText } from "../validation.js";
+import { toGraphQLError } from "./errors.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 const PUBLIC_FIELDS = new Set(["registerAgent", "__schema", "__type", "__typename"]);
@@ -27,9 +30,11 @@ export function useProtection(options: ProtectionOptions): Plugin<Context> {
   const refuse = async (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): Promise<ExecutionResult | null> => {
     const operation = getOperationAST(args.document, args.operationName);
     if (!operation) return null;
-    if (documentHasNul(args.document) || hasNul(args.variableValues)) {
+    if (documentHasNul(args.document)) {
       return { errors: [new GraphQLError("text must not contain NUL characters (U+0000)", { extensions: { code: "BAD_USER_INPUT" } })] };
     }
+    const badText = unstorableText(args.variableValues, "$", "variables");
+    if (badText) return { errors: [toGraphQLError(badText)] };
     const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : "?"));
     const ctx = args.contextValue as Context;
     if (!ctx.viewer && roots.some((f) => !PUBLIC_FIELDS.has(f))) {

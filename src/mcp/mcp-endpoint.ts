@@ -12,7 +12,7 @@ import { LIMITS } from "../graphql/limits.js";
 import type { RateLimiter } from "../graphql/rate-limit.js";
 import type { Viewer } from "../modules/agents/agents.service.js";
 import { bearerToken } from "../modules/agents/token.js";
-import { hasNul } from "../validation.js";
+import { unstorableText } from "../validation.js";
 import type { Services } from "../services.js";
 import type { Tool, ToolContext } from "./tool.js";
 import { contextTools } from "./tools/context.js";
@@ -74,8 +74,9 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       if (!tool) throw new NotFoundError(`no tool named "${name}"; tools/list names them.`);
       const wait = await deps.rateLimiter.take(`agent:${viewer.id}`, TOOL_CALL_COST);
       if (wait) throw new RateLimitedError(wait, `rate limit exceeded for agent ${viewer.name}`);
-      // PostgreSQL can store no NUL character; GraphQL refuses them at its edge too.
-      if (hasNul(args)) throw new BadInputError("arguments", "text must not contain NUL characters (U+0000)");
+      // Text that cannot be stored as sent (NUL, a lone surrogate); GraphQL refuses it at its edge too.
+      const badText = unstorableText(args, "", "arguments");
+      if (badText) throw badText;
       const input = parseArguments(tool, args ?? {});
       const ctx: ToolContext = { services, viewer };
       return { content: [{ type: "text", text: await tool.run(ctx, input) }] };

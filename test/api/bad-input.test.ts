@@ -4,7 +4,8 @@
 // 1. Every mutation, varied one argument position at a time from a valid call: wrong
 //    types (in variables and inline), missing required arguments, huge strings, a body
 //    over the limit, JSON nested 5,000 levels, control characters, a NUL byte (in a
-//    variable, and escaped in the query text), extreme numbers, malformed IDs, IDs of
+//    variable, and escaped in the query text), a lone UTF-16 surrogate (which no database
+//    stores as sent), extreme numbers, malformed IDs, IDs of
 //    another team's objects, an unknown argument. Every answer is a refusal with a
 //    documented code (never INTERNAL_SERVER_ERROR), the row count of every table is
 //    unchanged, and no answer contains anything of the other team (its names, titles,
@@ -13,7 +14,9 @@
 //    team the caller is not in and of that team's objects: nothing comes back but
 //    NOT_FOUND (or null where the field is nullable, or a filter's empty answer), exactly
 //    as for an unknown ID; subscriptions over graphql-ws and SSE end with an error instead
-//    of streaming. Malformed IDs and NUL bytes are refused there too.
+//    of streaming. Malformed IDs, NUL bytes and lone surrogates are refused there too.
+// 3. A lone surrogate in detail: refused naming where it is, over HTTP, graphql-ws and
+//    MCP, while what can be stored is stored exactly.
 //
 // Controls keep this from passing vacuously: each valid call the bad ones were varied from
 // succeeds (last in the file, since they change team A), and each read of team A's own
@@ -38,6 +41,8 @@ import {
   type GraphQLNamedType,
   type GraphQLOutputType,
 } from "graphql";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/generated/prisma/client.js";
 import { createTeam, registerAgent, type GqlError, type GqlResult, type Subscription, type TestAgent, type Transport } from "../helpers/client.js";
@@ -63,6 +68,7 @@ const DOCUMENTED = new Set([
   "QUERY_TOO_DEEP",
   "QUERY_TOO_COMPLEX",
   "TOO_MANY_ALIASES",
+  "TOO_MANY_FIELDS",
   "TOO_MANY_DIRECTIVES",
   "TOO_MANY_TOKENS",
   "BODY_TOO_LARGE",
@@ -202,6 +208,8 @@ const CONTROL_TEXT: [string, string][] = [
   ["a carriage return and a form feed", "line\rfeed\u000c"],
 ];
 const NUL_TEXT = "nul\u0000byte";
+/** Half a surrogate pair (JSON.stringify sends it as the escape \ud800). */
+const LONE_TEXT = "lone\ud800surrogate";
 /** Stands for NUL_TEXT written in the query as a GraphQL string escape: the query text holds no NUL, the value does. */
 const ESCAPED_NUL = Symbol("escaped NUL");
 
@@ -586,6 +594,8 @@ interface Case {
   variables: Record<string, unknown>;
   /** The body is over the limit: the answer must be 413 BODY_TOO_LARGE. */
   tooLarge?: boolean;
+  /** What the refusal's message must begin with (the variable it names). */
+  names?: string;
 }
 
 /** Runs one bad call; returns what is wrong with its answer (empty when it was refused properly). */
@@ -597,6 +607,7 @@ async function refusal(field: Field, c: Case): Promise<string[]> {
   const errors = answer.body?.errors ?? [];
   if (c.tooLarge && answer.request.length <= BODY_LIMIT) throw new Error(`${c.label}: the body is only ${answer.request.length} bytes`);
   if (!c.tooLarge && answer.request.length > BODY_LIMIT) throw new Error(`${c.label}: the body is ${answer.request.length} bytes, over the limit`);
+  if (c.names && errors.length && !errors.some((e) => e.message.startsWith(`${c.names}: `))) problems.push(`the refusal does not name ${c.names}: ${errorText(errors)}`);
   if (c.tooLarge && (answer.status !== 413 || errors[0]?.extensions?.code !== "BODY_TOO_LARGE")) problems.push(`expected 413 BODY_TOO_LARGE, got ${answer.status}`);
   if (!answer.body) problems.push(`HTTP ${answer.status}, not JSON: ${answer.text.slice(0, 200)}`);
   else if (errors.length === 0) {
@@ -624,6 +635,7 @@ const FORMS = [
   "control characters",
   "a NUL byte",
   "a NUL byte escaped in the query text",
+  "a lone surrogate",
   "extreme numbers",
   "malformed IDs",
   "IDs of another team's objects",
@@ -648,6 +660,7 @@ function leavesFor(field: Field, form: Form): Leaf[] {
     case "a NUL byte":
       return leaves.filter((l) => isString(l) || isId(l) || isJson(l));
     case "a NUL byte escaped in the query text":
+    case "a lone surrogate":
       return leaves.filter((l) => isString(l) || isId(l) || isJson(l));
     case "extreme numbers":
       return leaves.filter((l) => isNamed(l, "Int"));
@@ -708,7 +721,12 @@ function casesOf(kind: "mutation" | "query" | "subscription", field: Field, form
         for (const [what, value] of CONTROL_TEXT) cases.push(at(leaf, what, value));
         break;
       case "a NUL byte":
-        cases.push(isJson(leaf) ? at(leaf, "a NUL byte in a JSON string", { text: NUL_TEXT }) : at(leaf, "a NUL byte", NUL_TEXT));
+        if (isJson(leaf)) cases.push({ ...at(leaf, "a NUL byte in a JSON string", { text: NUL_TEXT }), names: `$${path}.text` });
+        else cases.push({ ...at(leaf, "a NUL byte", NUL_TEXT), names: `$${path}` });
+        break;
+      case "a lone surrogate":
+        if (isJson(leaf)) cases.push({ ...at(leaf, "a lone surrogate in a JSON string", { text: LONE_TEXT }), names: `$${path}.text` });
+        else cases.push({ ...at(leaf, "a lone surrogate", LONE_TEXT), names: `$${path}` });
         break;
       case "a NUL byte escaped in the query text": {
         const top = String(leaf.path[0]);
@@ -855,14 +873,14 @@ function foreignReads(field: Field, leaf: Leaf, query: string): Read[] {
   return out;
 }
 
-/** A read with each ID replaced by each malformed ID, and by text with a NUL byte (as a variable, or escaped in the query text). */
+/** A read with each ID replaced by each malformed ID, by text with a NUL byte (as a variable, or escaped in the query text) and by a lone surrogate. */
 function malformedReads(kind: "query" | "subscription", field: Field, query: string, depth: number, form: "malformed" | "escaped NUL"): Read[] {
   const valid = validReads[field.name]!();
   const out: Read[] = [];
   for (const leaf of idLeaves(field)) {
     const path = pathText(leaf.path);
     if (form === "malformed") {
-      for (const [what, id] of [...MALFORMED_IDS, ["a NUL byte", NUL_TEXT] as [string, string]]) {
+      for (const [what, id] of [...MALFORMED_IDS, ["a NUL byte", NUL_TEXT], ["a lone surrogate", LONE_TEXT]] as [string, string][]) {
         out.push({ label: `${field.name} ${path} = ${what}`, query, variables: withValue(valid, leaf, id), id, leaf });
       }
     } else {
@@ -882,13 +900,14 @@ function normalized(body: GqlResult | null, id: string): string {
   return id ? text.split(id).join("<id>") : text;
 }
 
-/** The deepest selection of a query's answer the cost limit allows (the more is selected, the more could leak), checked on team A's own objects. */
+/** The deepest selection of a query's answer the cost and field limits allow (the more is selected, the more could leak), checked on team A's own objects. */
 async function readQuery(field: Field): Promise<{ query: string; depth: number }> {
   let answer: Answer | null = null;
   for (const depth of [4, 3, 2]) {
     const query = operation("query", field, depth);
     answer = await post(query, validReads[field.name]!());
-    if (answer.body?.errors?.[0]?.extensions?.code === "QUERY_TOO_COMPLEX") continue;
+    const code = answer.body?.errors?.[0]?.extensions?.code;
+    if (code === "QUERY_TOO_COMPLEX" || code === "TOO_MANY_FIELDS") continue;
     expect(answer.body?.errors, `${field.name} of team A's own objects`).toBeUndefined();
     return { query, depth };
   }
@@ -1018,7 +1037,7 @@ describe("reading another team's objects by ID", () => {
           expect(await queryProblems(field, foreignReads(field, leaf, query), NOT_FOUND, true)).toEqual([]);
         });
       }
-      it("malformed IDs and a NUL byte: refused (or nothing), never an internal error", async () => {
+      it("malformed IDs, a NUL byte and a lone surrogate: refused (or nothing), never an internal error", async () => {
         const { query, depth } = await readQuery(field);
         expect(await queryProblems(field, malformedReads("query", field, query, depth, "malformed"), MALFORMED_REFUSALS, false)).toEqual([]);
       });
@@ -1039,7 +1058,7 @@ describe("reading another team's objects by ID", () => {
           });
         }
       }
-      it("malformed IDs and a NUL byte, over ws and SSE: end with a refusal", async () => {
+      it("malformed IDs, a NUL byte and a lone surrogate, over ws and SSE: end with a refusal", async () => {
         const reads = malformedReads("subscription", field, query, 2, "malformed");
         expect([...(await subscriptionProblems(field, "ws", reads, MALFORMED_REFUSALS)), ...(await subscriptionProblems(field, "sse", reads, MALFORMED_REFUSALS))]).toEqual([]);
       });
@@ -1065,5 +1084,84 @@ describe("the valid calls the bad ones were varied from", () => {
       if (field.name === "rotateToken" && answer.body?.data) me.token = (answer.body.data.rotateToken as { token: string }).token;
     }
     expect(problems).toEqual([]);
+  });
+});
+
+// ---- 3. text that cannot be stored as sent ------------------------------------------------------
+
+describe("a lone UTF-16 surrogate (JSON's \\ud800 escape alone)", () => {
+  const CREATE = `mutation($t: ID!, $input: CreateTaskInput!) { createTask(teamId: $t, input: $input) { id title } }`;
+  const taskCount = () => server.app.services.db.reader.task.count();
+  /** The MCP endpoint, as agent MCP clients call it; closed after each test. */
+  async function mcpCall(name: string, args: Record<string, unknown>) {
+    const client = new Client({ name: "bad-input", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url.replace(/\/graphql$/, "/mcp")), { requestInit: { headers: { authorization: `Bearer ${me.token}` } } }));
+    try {
+      return (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { text: string }[]; structuredContent?: Record<string, unknown> };
+    } finally {
+      await client.close();
+    }
+  }
+
+  it("in a variable is refused with BAD_USER_INPUT naming the variable, and nothing is stored", async () => {
+    const before = await taskCount();
+    for (const [title, at] of [["a\ud800b", "character 2 is a lone surrogate (U+D800)"], ["\udc00end", "character 1 is a lone surrogate (U+DC00)"], ["pair reversed \udc00\ud800", "character 15 is a lone surrogate (U+DC00)"]]) {
+      const answer = await post(CREATE, { t: own.team, input: { title } });
+      expect(answer.body?.errors, JSON.stringify(title)).toHaveLength(1);
+      const error = answer.body!.errors![0]!;
+      expect(error.extensions?.code).toBe("BAD_USER_INPUT");
+      expect(error.message).toBe(`$input.title: text must be valid Unicode: ${at}, half of a pair, which cannot be stored`);
+      expect(error.extensions?.field).toBe("$input.title");
+      expect(answer.body?.data ?? null).toBeNull();
+    }
+    // In a list, in JSON, and in a JSON key.
+    const inList = await post(CREATE, { t: own.team, input: { title: "ok", blockedBy: [own.task, "x\ud800"] } });
+    expect(inList.body?.errors?.[0]?.message).toMatch(/^\$input\.blockedBy\[1\]: text must be valid Unicode/);
+    const inJson = await post(CREATE, { t: own.team, input: { title: "ok", metadata: { notes: ["fine", { deep: "\ud83d" }] } } });
+    expect(inJson.body?.errors?.[0]?.message).toMatch(/^\$input\.metadata\.notes\[1\]\.deep: text must be valid Unicode/);
+    const inKey = await post(CREATE, { t: own.team, input: { title: "ok", metadata: { "k\udfff": 1 } } });
+    expect(inKey.body?.errors?.[0]?.message).toMatch(/^\$input\.metadata: a key must be valid Unicode: character 2 is a lone surrogate \(U\+DFFF\)/);
+    expect(await taskCount()).toBe(before);
+  });
+
+  it("is refused in the query text too (by GraphQL's parser), while a surrogate pair and U+FFFD itself are stored exactly", async () => {
+    const before = await taskCount();
+    const literal = await post(`mutation($t: ID!) { createTask(teamId: $t, input: { title: "a\\ud800b" }) { id } }`, { t: own.team });
+    expect(literal.body?.errors?.[0]?.extensions?.code).toBe("GRAPHQL_PARSE_FAILED");
+    expect(literal.body?.errors?.[0]?.message).toMatch(/Invalid Unicode escape sequence/);
+    expect(await taskCount()).toBe(before);
+    const exact = "a\u{1F600}b \uFFFD \ud83d\ude00";
+    const created = await post(CREATE, { t: own.team, input: { title: exact, metadata: { [exact]: exact } } });
+    expect(created.body?.errors).toBeUndefined();
+    const id = (created.body!.data!.createTask as { id: string }).id;
+    const read = await post(`query($id: ID!) { task(id: $id) { title metadata } }`, { id });
+    expect(read.body?.data?.task).toEqual({ title: exact, metadata: { [exact]: exact } });
+  });
+
+  it("over graphql-ws is refused the same way", async () => {
+    const before = await taskCount();
+    const sub = me.subscribe("ws", CREATE, { t: own.team, input: { title: "a\ud800b" } });
+    try {
+      const drained = await drain(sub, 10_000);
+      const errors = [...drained.results.flatMap((r) => r.errors ?? []), ...drained.failure];
+      expect(errors.map((e) => [e.extensions?.code, e.message.slice(0, 45)])).toEqual([["BAD_USER_INPUT", "$input.title: text must be valid Unicode: cha"]]);
+    } finally {
+      await sub.close();
+    }
+    expect(await taskCount()).toBe(before);
+  });
+
+  it("in an MCP tool's arguments is refused with BAD_USER_INPUT naming the argument, and nothing is stored", async () => {
+    const before = await taskCount();
+    const answer = await mcpCall("create_task", { team: own.team, title: "a\ud800b" });
+    expect(answer.isError).toBe(true);
+    expect(answer.content[0]!.text).toBe("BAD_USER_INPUT: title: text must be valid Unicode: character 2 is a lone surrogate (U+D800), half of a pair, which cannot be stored");
+    expect(answer.structuredContent).toMatchObject({ code: "BAD_USER_INPUT", field: "title" });
+    const nested = await mcpCall("create_task", { team: own.team, title: "ok", blocked_by: [1, "\udc00"] });
+    expect(nested.content[0]!.text).toMatch(/^BAD_USER_INPUT: blocked_by\[1\]: text must be valid Unicode/);
+    expect(await taskCount()).toBe(before);
+    // A surrogate pair is stored as sent.
+    expect((await mcpCall("create_task", { team: own.team, title: "ok \u{1F600}" })).isError).toBeFalsy();
+    expect(await server.app.services.db.reader.task.count({ where: { title: "ok \u{1F600}" } })).toBe(1);
   });
 });

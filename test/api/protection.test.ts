@@ -3,7 +3,8 @@
 // (depth, cost, aliases, directives, tokens, body size, batching, page size),
 // introspection switched off for production, and error masking.
 import http from "node:http";
-import { Lexer, Source, TokenKind } from "graphql";
+import { getIntrospectionQuery, Lexer, Source, TokenKind } from "graphql";
+import { exampleOperations } from "../../src/graphql/graphiql-tab.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type GqlResult, type TestAgent } from "../helpers/client.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -343,13 +344,64 @@ describe("query limits", () => {
   });
 
   it("refuses 16 aliases with TOO_MANY_ALIASES, saying the limit; 15 pass", async () => {
-    // (Armor does not count aliases of __typename.)
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { name }`).join(" ")} }`;
     const answer = await post(server.url, { query: aliases(16) }, { token: agent.token });
     expect(codeOf(answer)).toBe("TOO_MANY_ALIASES");
     expect(messageOf(answer)).toMatch(/\b15\b/);
     expect(answer.body.data ?? null).toBeNull();
     expect((await post(server.url, { query: aliases(15) }, { token: agent.token })).body.errors).toBeUndefined();
+  });
+
+  // Each alias is one more field executed, whatever it names.
+  it("counts aliases of __typename too: 16 or 400 are refused with TOO_MANY_ALIASES, with or without a token", async () => {
+    const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: __typename`).join(" ")} }`;
+    for (const [n, token] of [[16, agent.token], [400, agent.token], [400, undefined]] as const) {
+      const answer = await post(server.url, { query: aliases(n) }, { token });
+      expect(codeOf(answer), `${n} aliases`).toBe("TOO_MANY_ALIASES");
+      expect(messageOf(answer)).toMatch(new RegExp(`limit of 15 exceeded, found ${n}\\b`));
+      expect(answer.body.data ?? null).toBeNull();
+    }
+    // Aliases inside a fragment count where it is spread.
+    const spread = await post(server.url, { query: `{ ...F } fragment F on Query { ${Array.from({ length: 16 }, (_, i) => `t${i}: __typename`).join(" ")} }` }, { token: agent.token });
+    expect(codeOf(spread)).toBe("TOO_MANY_ALIASES");
+    // 900 are over the field limit, checked first.
+    expect(codeOf(await post(server.url, { query: aliases(900) }))).toBe("TOO_MANY_FIELDS");
+    const fifteen = await post(server.url, { query: aliases(15) });
+    expect(fifteen.body.errors).toBeUndefined();
+    expect(Object.keys(fifteen.body.data ?? {})).toHaveLength(15);
+  });
+
+  const repeated = (n: number, field: string) => `{ ${Array.from({ length: n }, () => field).join(" ")} }`;
+  it("refuses more than 500 fields with TOO_MANY_FIELDS, saying the limit, before graphql-js gives up validating them", async () => {
+    for (const [query, fields] of [
+      [repeated(1_600, "__typename"), 1_600],
+      [repeated(700, "me { id }"), 1_400],
+      [repeated(501, "__typename"), 501],
+      // Fields in fragments and on several operations count too: the whole document is validated.
+      [`query A { ...F } query B { me { ...G } } fragment F on Query { ${"__typename ".repeat(300)}} fragment G on Agent { ${"id ".repeat(200)}}`, 501],
+    ] as const) {
+      const answer = await post(server.url, { query, operationName: query.startsWith("query A") ? "A" : undefined }, { token: agent.token });
+      expect(answer.body.errors, query.slice(0, 60)).toHaveLength(1);
+      expect(codeOf(answer)).toBe("TOO_MANY_FIELDS");
+      expect(messageOf(answer)).toBe(`the query selects ${fields} fields; the limit is 500 (select each field once, or split the query)`);
+      expect(answer.body.data ?? null).toBeNull();
+    }
+    // Without a token too: validation comes before authentication.
+    expect(codeOf(await post(server.url, { query: repeated(1_600, "__typename") }))).toBe("TOO_MANY_FIELDS");
+    // 500 pass.
+    expect((await post(server.url, { query: repeated(500, "__typename") })).body).toEqual({ data: { __typename: "Query" } });
+    const meIds = await post(server.url, { query: repeated(250, "me { id }") }, { token: agent.token });
+    expect(meIds.body).toEqual({ data: { me: { id: agent.id } } });
+  });
+
+  it("lets GraphiQL's introspection query and its example tab through every limit", async () => {
+    const introspection = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true });
+    const schema = await post(server.url, { query: introspection }, { token: agent.token });
+    expect(schema.body.errors).toBeUndefined();
+    expect(schema.body.data).toHaveProperty("__schema.queryType.name", "Query");
+    const me = await post(server.url, { query: exampleOperations, operationName: "Me" }, { token: agent.token });
+    expect(me.body.errors).toBeUndefined();
+    expect(me.body.data).toHaveProperty("me.name", agent.name);
   });
 
   it("refuses 51 directives with TOO_MANY_DIRECTIVES, saying the limit; 50 pass", async () => {
@@ -362,7 +414,7 @@ describe("query limits", () => {
   });
 
   // Exactly n tokens: the structure and a JSON list of n − 23 numbers. (Thousands of
-  // repeated fields would trip graphql-js's own validation work budget instead.)
+  // repeated fields would be over the field limit first.)
   const tokens = (n: number) => {
     const query = `mutation { setContext(scope: { private: true }, key: "tokens", value: [${Array.from({ length: n - 23 }, (_, i) => i).join(" ")}]) { version } }`;
     expect(countTokens(query)).toBe(n);
