@@ -3,6 +3,7 @@
 import { GraphQLError, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { AppError } from "../errors.js";
+import { unavailableFrom } from "../infra/db.js";
 import type { Context } from "./context.js";
 
 /**
@@ -53,6 +54,9 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   if (isGraphQLError(error) && !path) return withRequestCode(error);
   const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   if (original instanceof AppError) return toGraphQLError(original, path);
+  // The database dropped or refused the connection: the client may retry, nothing to log per request.
+  const unavailable = unavailableFrom(original);
+  if (unavailable) return toGraphQLError(unavailable, path);
   // Pothos refuses malformed connection arguments (both before and after, a bad cursor).
   if (original instanceof Error && original.name === "PothosValidationError") {
     return new GraphQLError(original.message, { path, extensions: { code: "BAD_USER_INPUT" } });
