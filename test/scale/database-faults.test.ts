@@ -29,6 +29,9 @@ const WRITERS = 4;
 const TEAM_EVENTS = `subscription($t: ID!, $after: Int) { teamEvents(teamId: $t, after: $after) { cursor kind subjectId } }`;
 const CREATE_TASK = `mutation($t: ID!, $input: CreateTaskInput!) { createTask(teamId: $t, input: $input) { id } }`;
 const BROADCAST = `mutation($t: ID!, $b: String!) { broadcast(teamId: $t, message: { body: $b }) { id } }`;
+const TEAM = `query($t: ID!) { team(id: $t) { id tasks(first: 5) { edges { node { number } } } } }`;
+/** What each client does in turn: writes over GraphQL and MCP, and a read (through the kept-answers path). */
+const OPS = ["createTask", "broadcast", "mcp broadcast", "team"] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,7 +47,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms
 }
 
 interface Outcome {
-  op: "createTask" | "broadcast" | "mcp broadcast";
+  op: (typeof OPS)[number];
   /** The created row's id when the server acknowledged the write. */
   id?: string;
   status: number;
@@ -102,20 +105,22 @@ async function mcpBroadcast(agent: TestAgent, team: string, body: string): Promi
   return { status, code: refusal.code, message: refusal.message };
 }
 
-/** Each writer creates a task, broadcasts, broadcasts through MCP, and again, until stopped. */
+/** Each writer runs OPS in turn until stopped. */
 function writeContinuously(writers: TestAgent[], teamId: string) {
   const outcomes: Outcome[] = [];
   let stopped = false;
   const loops = writers.map(async (writer, w) => {
     for (let n = 0; !stopped; n++) {
-      const op = (["createTask", "broadcast", "mcp broadcast"] as const)[n % 3]!;
+      const op = OPS[n % OPS.length]!;
       const started = Date.now();
       const answer =
         op === "createTask"
           ? await graphql(writer, CREATE_TASK, { t: teamId, input: { title: `writer ${w} task ${n}` } }, "createTask")
           : op === "broadcast"
             ? await graphql(writer, BROADCAST, { t: teamId, b: `writer ${w} message ${n}` }, "broadcast")
-            : await mcpBroadcast(writer, teamId, `writer ${w} message ${n} over MCP`);
+            : op === "mcp broadcast"
+              ? await mcpBroadcast(writer, teamId, `writer ${w} message ${n} over MCP`)
+              : await graphql(writer, TEAM, { t: teamId }, "team");
       outcomes.push({ op, ...answer, ms: Date.now() - started });
       // A refused write is retried after a pause, as a client would; the server itself answers at once.
       if (answer.id === undefined) await sleep(50);
@@ -123,7 +128,7 @@ function writeContinuously(writers: TestAgent[], teamId: string) {
   });
   return {
     outcomes,
-    acknowledged: () => outcomes.filter((o) => o.id !== undefined).length,
+    acknowledged: () => outcomes.filter((o) => o.id !== undefined && o.op !== "team").length,
     stop: async () => {
       stopped = true;
       await Promise.all(loops);
@@ -252,11 +257,11 @@ describe.skipIf(!available)("database faults: PostgreSQL connections killed or t
     const after = head!.id ?? 0;
     const subscriber = new Subscriber(lead, teamId, after);
     subscribers.push(subscriber);
-    return { teamId, writers, subscriber, after };
+    return { lead, teamId, writers, subscriber, after };
   }
 
   /** The checks every fault shares, once the writers have stopped. */
-  async function verify(teamId: string, outcomes: Outcome[], subscriber: Subscriber, after: number) {
+  async function verify({ lead, teamId, subscriber, after }: Awaited<ReturnType<typeof setup>>, outcomes: Outcome[]) {
     const failures = outcomes.filter((o) => o.id === undefined);
     const counts = new Map<string, number>();
     for (const f of failures) counts.set(`${f.op} ${f.code}`, (counts.get(`${f.op} ${f.code}`) ?? 0) + 1);
@@ -271,7 +276,7 @@ describe.skipIf(!available)("database faults: PostgreSQL connections killed or t
     expect(instance.starts).toBe(1);
     // Nothing acknowledged is lost.
     const tasks = outcomes.filter((o) => o.id && o.op === "createTask").map((o) => o.id!);
-    const messages = outcomes.filter((o) => o.id && o.op !== "createTask").map((o) => o.id!);
+    const messages = outcomes.filter((o) => o.id && (o.op === "broadcast" || o.op === "mcp broadcast")).map((o) => o.id!);
     const [stored] = await sql<{ tasks: string; messages: string }>(
       `SELECT (SELECT count(*) FROM "Task" WHERE id = ANY($1)) AS tasks, (SELECT count(*) FROM "Message" WHERE id = ANY($2)) AS messages`,
       [tasks, messages],
@@ -284,6 +289,12 @@ describe.skipIf(!available)("database faults: PostgreSQL connections killed or t
     expect(subscriber.events.map((e) => e.cursor)).toEqual(journal);
     const received = new Set(subscriber.events.map((e) => e.subjectId));
     expect([...tasks, ...messages].filter((id) => !received.has(id))).toEqual([]);
+    // A client that was cut off resubscribes from its cursor and gets the same rows.
+    const resumed = new Subscriber(lead, teamId, after);
+    subscribers.push(resumed);
+    await waitFor(() => resumed.ended !== null || (resumed.events.at(-1)?.cursor ?? 0) >= journal.at(-1)!, "a resubscriber replays to the journal's last row");
+    expect(resumed.ended).toBeNull();
+    expect(resumed.events.map((e) => e.cursor)).toEqual(journal);
   }
 
   beforeAll(async () => {
@@ -308,7 +319,8 @@ describe.skipIf(!available)("database faults: PostgreSQL connections killed or t
   }, 60_000);
 
   it("every connection killed under load: refusals say UNAVAILABLE, the server recovers, nothing is lost or skipped", async () => {
-    const { teamId, writers, subscriber, after } = await setup("killed");
+    const team = await setup("killed");
+    const { teamId, writers } = team;
     const load = writeContinuously(writers, teamId);
     try {
       for (let round = 0; round < 3; round++) {
@@ -322,17 +334,22 @@ describe.skipIf(!available)("database faults: PostgreSQL connections killed or t
       await load.stop();
     }
     expect(await readiness()).toBe(200);
-    await verify(teamId, load.outcomes, subscriber, after);
+    await verify(team, load.outcomes);
   }, 180_000);
 
   it("the PostgreSQL server restarted under load: not ready while it is down, ready and writing again after", async () => {
-    const { teamId, writers, subscriber, after } = await setup("restarted");
+    const team = await setup("restarted");
+    const { teamId, writers } = team;
     const load = writeContinuously(writers, teamId);
     let refusedWhileDown = 0;
     try {
       await waitFor(() => load.acknowledged() >= 20, "writes succeed before the restart");
+      const tailerFailures = () => instance.output().split("journal tailer failed").length;
+      const tailerFailed = tailerFailures();
       await cluster.restart(async () => {
         await waitFor(async () => (await readiness()) === 503, "/readyz says not ready while PostgreSQL is down");
+        // The journal tailer polls while the subscriber listens: a read fails, and must resume where it was.
+        await waitFor(() => tailerFailures() > tailerFailed, "the journal tailer's read fails while PostgreSQL is down");
         const refusals = () => load.outcomes.filter((o) => o.id === undefined).length;
         const seen = refusals();
         await waitFor(() => refusals() > seen, "a write is refused while PostgreSQL is down");
@@ -350,7 +367,7 @@ describe.skipIf(!available)("database faults: PostgreSQL connections killed or t
       await load.stop();
     }
     expect(refusedWhileDown).toBeGreaterThan(0);
-    await verify(teamId, load.outcomes, subscriber, after);
+    await verify(team, load.outcomes);
   }, 180_000);
 });
 
@@ -365,7 +382,7 @@ describe.skipIf(inject("postgresUrl") !== null)("database faults: the SQLite fil
   });
   afterAll(() => server?.close());
 
-  it("a write that cannot get the lock within the busy timeout is refused with UNAVAILABLE, and writing resumes after", async () => {
+  it("a write that cannot take the lock is refused with UNAVAILABLE, and writing resumes after", async () => {
     const agent = await registerAgent(server, "locked-out");
     const teamId = await createTeam(agent, "locked");
     const other = new Sqlite(server.databaseUrl.slice("file:".length));
