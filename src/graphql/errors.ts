@@ -54,7 +54,7 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   if (isGraphQLError(error) && !path) return withRequestCode(error);
   const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   if (original instanceof AppError) return toGraphQLError(original, path);
-  // The database dropped or refused the connection: the client may retry, nothing to log per request.
+  // The database dropped or refused the connection: the same request may succeed on retry.
   const unavailable = unavailableFrom(original);
   if (unavailable) return toGraphQLError(unavailable, path);
   // Pothos refuses malformed connection arguments (both before and after, a bad cursor).

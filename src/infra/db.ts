@@ -227,7 +227,7 @@ const lostConnection = /^Connection terminated|is not queryable|timeout exceeded
 /**
  * The refusal to give for `error` when the database could not serve the request but
  * may on retry: PostgreSQL restarted, its connections killed or its host unreachable, or
- * SQLite's file locked by another process (a migration, a backup) past the busy timeout.
+ * SQLite's file locked by another process (a migration, a backup).
  * Null for any other error. Nothing needs to be done to recover: the pool drops dead
  * connections and opens new ones.
  */
