@@ -1,12 +1,14 @@
 // Database faults (issue #16): a server process on PostgreSQL under a load of writers and
 // a live teamEvents subscriber, while every database connection is killed
 // (pg_terminate_backend) or the PostgreSQL server is restarted. Every request that fails
-// says UNAVAILABLE (HTTP 503), none hangs, the server recovers by itself (same process),
-// /readyz says not ready while the database is down, nothing acknowledged is lost, and
-// the subscriber receives every journal row exactly once, in cursor order.
+// says UNAVAILABLE (HTTP 503, over GraphQL and MCP; a new graphql-ws connection is closed
+// with 1013), none hangs, the server recovers by itself (same process), /readyz says not
+// ready while the database is down, nothing acknowledged is lost, and the subscriber
+// receives every journal row exactly once, in cursor order. Last, SQLite's analogue: the
+// file locked by another process.
 //
-// Needs PostgreSQL (initdb, pg_ctl); without it the suite says so and skips. It always
-// starts a private cluster, even with TEST_DB=postgres: it restarts it.
+// Needs PostgreSQL (initdb, pg_ctl); without it the PostgreSQL suite says so and skips. It
+// always starts a private cluster, even with TEST_DB=postgres: it restarts it.
 import { randomUUID } from "node:crypto";
 import Sqlite from "better-sqlite3";
 import pg from "pg";
