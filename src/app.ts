@@ -13,7 +13,7 @@ import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import type { Config } from "./config.js";
 import type { Context } from "./graphql/context.js";
-import { maskError, useRequestIdOnErrors } from "./graphql/errors.js";
+import { maskError, toGraphQLError, useRequestIdOnErrors } from "./graphql/errors.js";
 import { exampleOperations } from "./graphql/graphiql-tab.js";
 import { offerSocket } from "./graphql/live.js";
 import { armorPlugins, LIMITS } from "./graphql/limits.js";
@@ -22,7 +22,7 @@ import { rateLimited, useProtection } from "./graphql/protection.js";
 import { RateLimiter } from "./graphql/rate-limit.js";
 import { useCachedReads } from "./graphql/response-cache.js";
 import { schema } from "./graphql/schema.js";
-import type { Database } from "./infra/db.js";
+import { unavailableFrom, type Database } from "./infra/db.js";
 import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
 import { createMcpHandler, isMcpPath } from "./mcp/mcp-endpoint.js";
 import type { Viewer } from "./modules/agents/agents.service.js";
@@ -194,7 +194,16 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
-        const ok = token !== null && (await services.agents.authenticate(token)) !== null;
+        let ok: boolean;
+        try {
+          ok = token !== null && (await services.agents.authenticate(token)) !== null;
+        } catch (error) {
+          const unavailable = unavailableFrom(error);
+          if (!unavailable) throw error;
+          // 1013 Try Again Later: graphql-ws clients reconnect by themselves (they give up on 4500).
+          ctx.extra.socket.close(1013, unavailable.message);
+          return false;
+        }
         if (!ok) metrics.refused("bad_token");
         return ok;
       },
@@ -222,7 +231,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
         try {
           contextValue = (await contextFactory()) as Context;
         } catch (error) {
-          return [error instanceof GraphQLError ? error : unauthenticated()];
+          const unavailable = unavailableFrom(error);
+          return [error instanceof GraphQLError ? error : unavailable ? toGraphQLError(unavailable) : unauthenticated()];
         }
         // Its subscriptions end when the token is revoked (graphql/live.ts); then the socket goes too.
         if (contextValue.viewer && !watchedSockets.has(ctx)) {

@@ -3,6 +3,7 @@
 import { GraphQLError, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { AppError } from "../errors.js";
+import { unavailableFrom } from "../infra/db.js";
 import type { Context } from "./context.js";
 
 /**
@@ -51,6 +52,9 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   // A domain error keeps its code, also where it carries no path (a live stream ended by one).
   if (original instanceof AppError) return toGraphQLError(original, path);
+  // The database dropped or refused the connection: the same request may succeed on retry.
+  const unavailable = unavailableFrom(original);
+  if (unavailable) return toGraphQLError(unavailable, path);
   // Errors about the request itself (syntax, validation, variable values) carry no path
   // and are the client's to see and fix.
   if (isGraphQLError(error) && !path) return withRequestCode(error);

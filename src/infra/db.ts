@@ -9,6 +9,7 @@
 // Each provider's client, adapter and driver are imported only when DATABASE_URL picks
 // that provider: loading the other one cost start time and memory for nothing.
 import type { PrismaClient, Prisma } from "../generated/prisma/client.js";
+import { UnavailableError } from "../errors.js";
 import type { Dialect } from "./dialect.js";
 import { applyMigrations, migrationNames, migrationsDir, sqlitePath } from "./migrate.js";
 
@@ -171,8 +172,15 @@ async function openPostgres(url: string, expectedMigrations: string[]): Promise<
     import("./postgres-dialect.js"),
     import("pg"),
   ]);
-  // Our pool, shared with the adapter, so readVersion can use it directly.
-  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  // Our pool, shared with the adapter, so readVersion can use it directly. A request that
+  // waits longer for a connection (to open, as to a host that drops packets, or to free
+  // up) than a transaction may wait to start fails with UNAVAILABLE instead of hanging.
+  const pool = new pg.Pool({ connectionString: url, max: 20, connectionTimeoutMillis: transactionOptions.maxWait });
+  // An idle connection whose server goes away (a restart, pg_terminate_backend) makes the
+  // pool emit "error" as it drops it; unheard, Node throws that and the process exits. The
+  // adapter listens only while Prisma is connected: this covers the rest of the pool's life.
+  // Nothing to do: the next query opens a new connection, and requests that fail say so.
+  pool.on("error", () => {});
   const postgres = new PostgresPrismaClient({ adapter: new PrismaPg(pool), transactionOptions, log: [...log] });
   // The app is typed against the SQLite client; both are generated from one schema.
   const client = postgres as unknown as PrismaClient;
@@ -200,4 +208,48 @@ async function migrationsApplied(client: PrismaClient, expected: string[]): Prom
   } catch {
     return false;
   }
+}
+
+// What a lost or refused database connection looks like, at each layer it may surface
+// through: Prisma's codes (P1001 cannot reach, P1002/P1008 timed out, P1017 server closed
+// the connection, P2037 too many connections), the driver adapter's error kinds,
+// PostgreSQL's SQLSTATEs (class 08 connection exception; 57P01–57P03 the server shutting
+// down, crashed or starting; 53300 too many connections), Node's socket errors, and the
+// plain Errors pg throws on a dead client, which the adapter passes through unwrapped.
+const unreachableCodes = new Set([
+  "P1001", "P1002", "P1008", "P1017", "P2037",
+  "57P01", "57P02", "57P03", "53300",
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN",
+]);
+const unreachableKinds = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+const lostConnection = /^Connection terminated|is not queryable|timeout exceeded when trying to connect/;
+
+/**
+ * The refusal to give for `error` when the database could not serve the request but
+ * may on retry: PostgreSQL restarted, its connections killed or its host unreachable, or
+ * SQLite's file locked by another process (a migration, a backup).
+ * Null for any other error. Nothing needs to be done to recover: the pool drops dead
+ * connections and opens new ones.
+ */
+export function unavailableFrom(error: unknown): UnavailableError | null {
+  const seen = new Set<object>();
+  const pending = [error];
+  let unreachable = false;
+  while (pending.length) {
+    const e = pending.pop();
+    if (typeof e !== "object" || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const { code, originalCode, kind, message, cause, originalError, meta } = e as Record<string, unknown>;
+    // The SQLite adapter reports SQLITE_BUSY as a timeout (P1008); the original code says which.
+    if (typeof originalCode === "string" && originalCode.startsWith("SQLITE_BUSY")) {
+      return new UnavailableError("the database is busy (locked by another process); retry");
+    }
+    const codes = [code, originalCode].filter((c): c is string => typeof c === "string");
+    unreachable ||=
+      codes.some((c) => unreachableCodes.has(c) || /^08[0-9A-Z]{3}$/.test(c)) ||
+      (typeof kind === "string" && unreachableKinds.has(kind)) ||
+      (typeof message === "string" && lostConnection.test(message));
+    pending.push(cause, originalError, (meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
+  }
+  return unreachable ? new UnavailableError("the database is unreachable; retry") : null;
 }

@@ -10,6 +10,7 @@ import type { CallToolResult, ListToolsResult } from "@modelcontextprotocol/sdk/
 import { AppError, BadInputError, NotFoundError, RateLimitedError, type ErrorCode } from "../errors.js";
 import { LIMITS } from "../graphql/limits.js";
 import type { RateLimiter } from "../graphql/rate-limit.js";
+import { unavailableFrom } from "../infra/db.js";
 import type { Viewer } from "../modules/agents/agents.service.js";
 import { bearerToken } from "../modules/agents/token.js";
 import { unstorableText } from "../validation.js";
@@ -81,7 +82,8 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       const ctx: ToolContext = { services, viewer };
       return { content: [{ type: "text", text: await tool.run(ctx, input) }] };
     } catch (error) {
-      if (error instanceof AppError) return failure(error.code, error.message, error.details);
+      const known = error instanceof AppError ? error : unavailableFrom(error);
+      if (known) return failure(known.code, known.message, known.details);
       logger.error({ err: error, requestId, tool: name }, "unexpected error in an MCP tool");
       return failure("INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`, { requestId });
     }
@@ -115,6 +117,8 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       await server.connect(transport);
       await transport.handleRequest(req, res);
     } catch (error) {
+      const unavailable = unavailableFrom(error);
+      if (unavailable && !res.headersSent) return refuse(res, 503, unavailable.code, unavailable.message);
       logger.error({ err: error, requestId }, "MCP request failed");
       if (!res.headersSent) refuse(res, 500, "INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`);
       else res.end();

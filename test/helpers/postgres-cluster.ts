@@ -11,6 +11,11 @@ export interface PostgresCluster {
   url: string;
   /** A fresh empty database in the cluster, for one test file or server. */
   createDatabase(name: string): string;
+  /**
+   * Stops the server (fast shutdown: sessions are disconnected, committed data kept),
+   * runs `whileStopped`, and starts it again on the same port.
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
   stop(): void;
 }
 
@@ -43,17 +48,27 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const data = join(dir, "data");
   run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  run("pg_ctl", [
-    "-D", data, "-w", "-l", join(dir, "log"),
-    "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`,
-    "start",
-  ]);
+  const start = () =>
+    run("pg_ctl", [
+      "-D", data, "-w", "-l", join(dir, "log"),
+      "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`,
+      "start",
+    ]);
+  start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     url,
     createDatabase(name) {
       run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-c", `CREATE DATABASE "${name}"`]);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async restart(whileStopped) {
+      run("pg_ctl", ["-D", data, "-w", "-m", "fast", "stop"]);
+      try {
+        await whileStopped?.();
+      } finally {
+        start();
+      }
     },
     stop() {
       try {

@@ -40,6 +40,8 @@ export class JournalTailer {
   private poll: NodeJS.Timeout | null = null;
   private announcements: AsyncIterator<number> | null = null;
   private reads = 0;
+  /** The last read failed (the database is unreachable): further failures are not reported. */
+  private failing = false;
   /** How long handing a batch over takes, smoothed (one slow batch barely moves it). */
   private handOverMs = 0;
 
@@ -58,7 +60,14 @@ export class JournalTailer {
     if (this.closed) throw new Error("the server is shutting down");
     this.listeners.add(listener);
     if (onClose) this.closers.set(listener, onClose);
-    await this.start();
+    try {
+      await this.start();
+    } catch (error) {
+      // The database did not answer: the caller fails (and may retry); nothing is kept for it.
+      this.listeners.delete(listener);
+      this.closers.delete(listener);
+      throw error;
+    }
     return {
       position: this.position,
       stop: () => {
@@ -150,7 +159,18 @@ export class JournalTailer {
         }
       } while (this.readAgain);
     })()
-      .catch(this.onError)
+      .then(
+        () => {
+          this.failing = false;
+        },
+        (error: unknown) => {
+          // The position moves only past rows handed over, so the next read (the poll's, or
+          // an announcement's) starts where this one failed: listeners wait, miss nothing.
+          // One report per outage: the poll retries every pollMs while the database is down.
+          if (!this.failing) this.onError(error);
+          this.failing = true;
+        },
+      )
       .finally(() => {
         this.reading = null;
       });
