@@ -296,6 +296,7 @@ interface Own {
   knowledge: string;
   knowledgeToDelete: string;
   message: string;
+  question: string;
   revokedToken: string;
 }
 interface Foreign {
@@ -443,6 +444,7 @@ beforeAll(async () => {
   await me.ok(`mutation($t: ID!) { followTopic(teamId: $t, pattern: "news.*") { id } }`, { t: team });
   await mate.ok(`mutation($t: ID!) { publish(teamId: $t, topic: "news.daily", message: { body: "morning" }) { id } }`, { t: team });
   const dm = (await mate.ok(`mutation($to: [String!]!) { sendMessage(to: $to, message: { body: "hi me" }) { id } }`, { to: [me.name] })).sendMessage.id as string;
+  const question = (await me.ok(`mutation($to: [String!]!) { ask(to: $to, question: "still there?", timeoutSeconds: 1) { question { id } } }`, { to: [mate.name] })).ask.question.id as string;
   const revokedToken = (await me.ok(`{ myTokens { id } }`)).myTokens[0].id as string;
   me.token = (await me.ok(`mutation { rotateToken { token } }`)).rotateToken.token as string;
   own = {
@@ -461,6 +463,7 @@ beforeAll(async () => {
     knowledge,
     knowledgeToDelete,
     message: dm,
+    question,
     revokedToken,
   };
 });
@@ -520,6 +523,7 @@ const validReads: Record<string, () => Record<string, unknown>> = {
   contextHistory: () => ({ scope: { teamId: own.team }, key: "home.key" }),
   inbox: () => ({ filter: { teamId: own.team } }),
   knowledge: () => ({ id: own.knowledge }),
+  awaitReplies: () => ({ questionId: own.question, timeoutSeconds: 0 }),
   message: () => ({ id: own.message }),
   myTasks: () => ({ filter: { milestoneId: own.milestone } }),
   recentKnowledge: () => ({ teamId: own.team }),

@@ -1,8 +1,8 @@
 // Messages: direct messages and broadcasts, the inbox, read state, and ask-and-wait.
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { INTENTS, MESSAGE_PRIORITIES } from "../../modules/messages/messages.service.js";
-import { agentNames, limitArg, limitOf, teamOf, teamArg, time, tool } from "../tool.js";
+import { INTENTS, MESSAGE_PRIORITIES, type AskResult } from "../../modules/messages/messages.service.js";
+import { agentNames, limitArg, limitOf, teamOf, teamArg, time, tool, type ToolContext } from "../tool.js";
 
 const INBOX_DEFAULT = 20;
 const INBOX_MAX = 100;
@@ -122,7 +122,7 @@ export const messageTools = [
   tool({
     name: "ask",
     description:
-      "Asks one or more agents a question and waits for their replies (they answer with send_message reply_to) until timeout_seconds (1–300). A timeout is an answer, not an error: you get the replies that came in time and who did not answer. Keep the timeout below your MCP client's own request timeout.",
+      "Asks one or more agents a question and waits for their replies (they answer with send_message reply_to) until timeout_seconds (1–300). A timeout is an answer, not an error: you get the replies that came in time and who did not answer. If the server shuts down meanwhile it answers UNAVAILABLE with the question id: the question was sent, so wait with await_replies rather than asking again. Keep the timeout below your MCP client's own request timeout.",
     input: z.strictObject({
       to: recipients,
       question: z.string(),
@@ -130,13 +130,27 @@ export const messageTools = [
       priority: content.priority,
       payload: content.payload,
     }),
-    run: async (ctx, a) => {
-      const result = await ctx.services.messages.ask(ctx.viewer, { to: names(a.to), question: a.question, timeoutSeconds: a.timeout_seconds, priority: a.priority, payload: a.payload });
-      const senders = await agentNames(ctx, result.replies.map((r) => r.senderId));
-      const lines = result.replies.map((r) => `${senders.get(r.senderId ?? "") ?? "?"} answered [${r.id}]: ${r.body}`);
-      if (result.timedOut) lines.push(`Timed out after ${a.timeout_seconds} s: no answer from ${result.unanswered.map((u) => u.name).join(", ")}.`);
-      lines.push(`(question id ${result.question.id})`);
-      return lines.join("\n");
-    },
+    run: async (ctx, a) => answerText(ctx, await ctx.services.messages.ask(ctx.viewer, { to: names(a.to), question: a.question, timeoutSeconds: a.timeout_seconds, priority: a.priority, payload: a.payload }), a.timeout_seconds),
+  }),
+
+  tool({
+    name: "await_replies",
+    description:
+      "Waits again for the replies to a question you asked, until timeout_seconds (0–300; 0 looks without waiting); at once if everyone asked has replied. Use it when ask answered UNAVAILABLE (the server shut down: the question was sent, its id is in the error) or timed out, instead of asking again. Works on any server.",
+    input: z.strictObject({
+      question_id: z.string().describe("The question's message ID (from ask)."),
+      timeout_seconds: z.number().describe("How long to wait, 0–300 seconds."),
+    }),
+    readOnly: true,
+    run: async (ctx, a) => answerText(ctx, await ctx.services.messages.awaitReplies(ctx.viewer, { questionId: a.question_id, timeoutSeconds: a.timeout_seconds }), a.timeout_seconds),
   }),
 ];
+
+/** The replies that came, who did not answer in time, and the question's id to wait on. */
+async function answerText(ctx: ToolContext, result: AskResult, timeoutSeconds: number): Promise<string> {
+  const senders = await agentNames(ctx, result.replies.map((r) => r.senderId));
+  const lines = result.replies.map((r) => `${senders.get(r.senderId ?? "") ?? "?"} answered [${r.id}]: ${r.body}`);
+  if (result.timedOut) lines.push(`Timed out after ${timeoutSeconds} s: no answer from ${result.unanswered.map((u) => u.name).join(", ")}.`);
+  lines.push(`(question id ${result.question.id})`);
+  return lines.join("\n");
+}

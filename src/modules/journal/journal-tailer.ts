@@ -2,6 +2,7 @@
 // every listener; listeners filter in memory. Announcements say "look now"; a slow
 // poll covers a lost announcement. Rows always come from the database, never from
 // the announcement.
+import { UnavailableError } from "../../errors.js";
 import type { PrismaClient } from "../../infra/db.js";
 import type { AnnouncementBus } from "../../infra/pubsub.js";
 import type { JournalRow } from "./journal.service.js";
@@ -57,7 +58,8 @@ export class JournalTailer {
    * handed to it; every row at or below it was already committed when this resolved.
    */
   async listen(listener: JournalListener, onClose?: () => void): Promise<{ position: number; stop: () => void }> {
-    if (this.closed) throw new Error("the server is shutting down");
+    // Nothing was done for the caller yet: it may retry, on another instance or after the restart.
+    if (this.closed) throw new UnavailableError("the server is shutting down; retry on another instance or after the restart");
     this.listeners.add(listener);
     if (onClose) this.closers.set(listener, onClose);
     try {

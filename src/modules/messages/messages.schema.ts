@@ -99,7 +99,7 @@ const AskResultRef = builder.objectRef<AskResult>("AskResult").implement({
       resolve: (query, r, _a, ctx) => (r.replies[0] ? reload(ctx, query, r.replies[0]) : null),
     }),
     unanswered: t.stringList({ description: "Names of asked agents who did not answer in time.", resolve: (r) => r.unanswered.map((a) => a.name) }),
-    timedOut: t.exposeBoolean("timedOut", { description: "Whether the deadline passed before every asked agent answered." }),
+    timedOut: t.exposeBoolean("timedOut", { description: "Whether the timeout passed before every asked agent answered." }),
   }),
 });
 
@@ -132,6 +132,13 @@ builder.queryFields((t) => ({
     description: "A message's thread: its first message and the replies I can see, in order.",
     args: { messageId: t.arg.id({ required: true }) },
     resolve: (query, _root, { messageId }, ctx) => ctx.services.messages.thread(requireViewer(ctx), String(messageId), query),
+  }),
+  awaitReplies: t.field({
+    type: AskResultRef,
+    description:
+      "Waits again for the replies to a question I asked (an ask cut short by a shutdown answers UNAVAILABLE with extensions.questionId), until timeoutSeconds (0 to 300; 0 looks without waiting), on any instance; at once when every asked agent has replied. NOT_FOUND for anyone but the asker.",
+    args: { questionId: t.arg.id({ required: true }), timeoutSeconds: t.arg.int({ required: true }) },
+    resolve: (_root, { questionId, timeoutSeconds }, ctx) => ctx.services.messages.awaitReplies(requireViewer(ctx), { questionId: String(questionId), timeoutSeconds }),
   }),
   myTopicFollows: t.prismaField({
     type: ["TopicFollow"],
@@ -168,7 +175,8 @@ builder.mutationFields((t) => ({
   }),
   ask: t.field({
     type: AskResultRef,
-    description: "Asks one or more agents a question and waits for their replies until timeoutSeconds (at most 300). A timeout is an answer, not an error.",
+    description:
+      "Asks one or more agents a question and waits for their replies until timeoutSeconds (at most 300). A timeout is an answer, not an error. Cut short by a shutdown, it answers UNAVAILABLE with extensions.questionId: wait on with awaitReplies, do not ask again.",
     args: {
       to: t.arg.stringList({ required: true }),
       question: t.arg.string({ required: true }),

@@ -3,7 +3,7 @@
 // recipient (its read state) and one journal row per delivery, addressed to the
 // recipient, in the same transaction. Every live path reads those rows.
 import { z } from "zod";
-import { BadInputError, NotFoundError } from "../../errors.js";
+import { AppError, BadInputError, NotFoundError, UnavailableError } from "../../errors.js";
 import type { Message, MessageDelivery, Prisma, TopicFollow } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput } from "../../validation.js";
@@ -44,12 +44,22 @@ const askInput = z.object({
   priority: content.priority,
   payload: content.payload,
 });
+const awaitRepliesInput = z.object({
+  questionId: z.string().max(64),
+  // 0 looks without waiting.
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(0, `must be between 0 and ${ASK_TIMEOUT.max}`)
+    .max(ASK_TIMEOUT.max, `must be between 0 and ${ASK_TIMEOUT.max}`),
+});
 const patternInput = z.object({ pattern: z.string().max(TOPIC_MAX).regex(TOPIC_PATTERN, "segments split on '.', each a name, '*' (one segment) or '#' (any number)") });
 
 export type DirectInput = z.input<typeof directInput>;
 export type TeamMessageInput = z.input<typeof teamInput>;
 export type TopicInput = z.input<typeof topicInput>;
 export type AskInput = z.input<typeof askInput>;
+export type AwaitRepliesInput = z.input<typeof awaitRepliesInput>;
 
 export interface InboxFilter {
   unread?: boolean | null;
@@ -77,6 +87,13 @@ export interface AskResult {
   unanswered: { id: string; name: string }[];
   timedOut: boolean;
 }
+
+/** An ask whose wait the server could not finish: the question was sent. */
+const interrupted = (questionId: string) =>
+  new UnavailableError(
+    `the server stopped waiting before every reply came (it is shutting down, or its database is unreachable); your question ${questionId} was sent: wait for its replies with awaitReplies (MCP: await_replies) and this questionId, on any instance, rather than asking again`,
+    { questionId },
+  );
 
 interface Draft {
   kind: (typeof MESSAGE_KINDS)[number];
@@ -190,64 +207,112 @@ export class MessageService {
   /**
    * Sends a question and waits for the asked agents' replies until the deadline. It
    * holds no transaction or connection while waiting: replies arrive through the
-   * journal tailer, so the replier may be on any server instance.
+   * journal tailer, so the replier may be on any server instance. Listening starts
+   * before the question is sent: a server shutting down refuses here with nothing sent.
    */
   async ask(viewer: Viewer, raw: AskInput): Promise<AskResult> {
     const input = parseInput(askInput, raw);
     const deadline = new Date(Date.now() + input.timeoutSeconds * 1000);
-    let asked: { id: string; name: string }[] = [];
-    const question = await this.journal.write(async (w) => {
-      asked = await this.reachable(w.tx, viewer, input.to);
-      return this.deliver(w, asked.map((a) => a.id), {
-        kind: "direct",
-        teamId: null,
-        senderId: viewer.id,
-        intent: "ask",
-        priority: input.priority,
-        body: input.question,
-        payload: input.payload as Prisma.InputJsonObject | null,
-        deadline,
-        deliveryKind: "message.received",
+    const listening = await this.listenForReplies(viewer);
+    try {
+      let asked: { id: string; name: string }[] = [];
+      const question = await this.journal.write(async (w) => {
+        asked = await this.reachable(w.tx, viewer, input.to);
+        return this.deliver(w, asked.map((a) => a.id), {
+          kind: "direct",
+          teamId: null,
+          senderId: viewer.id,
+          intent: "ask",
+          priority: input.priority,
+          body: input.question,
+          payload: input.payload as Prisma.InputJsonObject | null,
+          deadline,
+          deliveryKind: "message.received",
+        });
       });
-    });
-    const replyIds = await this.waitForReplies(viewer, question, new Set(asked.map((a) => a.id)), deadline);
-    const replies = await this.db.reader.message.findMany({ where: { id: { in: [...replyIds.values()] } }, orderBy: { id: "asc" } });
-    const unanswered = asked.filter((a) => !replyIds.has(a.id));
-    return { question, replies, unanswered, timedOut: unanswered.length > 0 };
+      return await listening.collect(question, asked, deadline.getTime());
+    } finally {
+      listening.stop();
+    }
   }
 
-  /** First reply of each asked agent, by sender, as they arrive until the deadline. */
-  private async waitForReplies(viewer: Viewer, question: Message, from: Set<string>, deadline: Date): Promise<Map<string, string>> {
+  /**
+   * Waits again for the replies to a question the viewer asked (an ask cut short by a
+   * shutdown, or one that timed out), until `timeoutSeconds` from now; at once when every
+   * asked agent has replied. Only the asker may: for anyone else the question is
+   * NOT_FOUND (the replies are addressed to the asker alone). The question's own deadline
+   * stays as it was.
+   */
+  async awaitReplies(viewer: Viewer, raw: AwaitRepliesInput): Promise<AskResult> {
+    const input = parseInput(awaitRepliesInput, raw);
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    const found = await this.db.reader.message.findFirst({
+      where: { id: input.questionId, senderId: viewer.id, intent: "ask" },
+      include: { deliveries: { select: { agent: { select: { id: true, name: true } } }, orderBy: { agentId: "asc" } } },
+    });
+    if (!found) throw new NotFoundError("question you asked");
+    const { deliveries, ...question } = found;
+    const listening = await this.listenForReplies(viewer);
+    try {
+      return await listening.collect(question, deliveries.map((d) => d.agent), deadline);
+    } finally {
+      listening.stop();
+    }
+  }
+
+  /**
+   * Listens to the replies addressed to the viewer; `collect` then takes the first reply
+   * of each asked agent to one question until the deadline. A shutdown ends the wait with
+   * UNAVAILABLE naming the question, unless every reply is in: the asker waits again with
+   * awaitReplies, on any instance, rather than asking twice.
+   */
+  private async listenForReplies(viewer: Viewer) {
+    let target: { questionId: string; from: Set<string> } | null = null;
     const replies = new Map<string, string>();
-    let done!: () => void;
-    const finished = new Promise<void>((resolve) => (done = resolve));
+    let end!: (ending: "answered" | "deadline" | "shutdown") => void;
+    const ended = new Promise<"answered" | "deadline" | "shutdown">((resolve) => (end = resolve));
     const take = (senderId: string | null, messageId: string) => {
-      if (!senderId || !from.has(senderId) || replies.has(senderId)) return;
+      if (!target || !senderId || !target.from.has(senderId) || replies.has(senderId)) return;
       replies.set(senderId, messageId);
-      if (replies.size === from.size) done();
+      if (replies.size === target.from.size) end("answered");
     };
     const listener = await this.tailer.listen(
       (rows) => {
         for (const row of rows) {
-          if (row.recipientId === viewer.id && row.kind === "message.received" && (row.payload as { replyToId?: string }).replyToId === question.id) {
+          if (target && row.recipientId === viewer.id && row.kind === "message.received" && (row.payload as { replyToId?: string }).replyToId === target.questionId) {
             take(row.actorId, row.subjectId);
           }
         }
       },
-      // A shutdown answers with the replies so far.
-      () => done(),
+      () => end("shutdown"),
     );
-    const timer = setTimeout(done, Math.max(0, deadline.getTime() - Date.now()));
-    try {
-      // Replies committed before the listener was registered are in the database.
-      const early = await this.db.reader.message.findMany({ where: { replyToId: question.id, senderId: { in: [...from] } }, orderBy: { id: "asc" }, select: { id: true, senderId: true } });
-      for (const m of early) take(m.senderId, m.id);
-      await finished;
-    } finally {
-      clearTimeout(timer);
-      listener.stop();
-    }
-    return replies;
+    const collect = async (question: Message, asked: { id: string; name: string }[], deadline: number): Promise<AskResult> => {
+      target = { questionId: question.id, from: new Set(asked.map((a) => a.id)) };
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        // Replies committed before the question was known here are in the database.
+        const early = await this.db.reader.message.findMany({ where: { replyToId: question.id, senderId: { in: [...target.from] } }, orderBy: { id: "asc" }, select: { id: true, senderId: true } });
+        for (const m of early) take(m.senderId, m.id);
+        if (replies.size === target.from.size) end("answered");
+        // Timed out means the asker's deadline passed by the clock (a timer may fire a
+        // millisecond early), never that the wait ended some other way.
+        const arm = () => (timer = setTimeout(() => (Date.now() >= deadline ? end("deadline") : arm()), Math.max(0, deadline - Date.now())));
+        arm();
+        const ending = await ended;
+        const unanswered = asked.filter((a) => !replies.has(a.id));
+        if (ending === "shutdown" && unanswered.length > 0) throw interrupted(question.id);
+        const answers = await this.db.reader.message.findMany({ where: { id: { in: [...replies.values()] } }, orderBy: { id: "asc" } });
+        return { question, replies: answers, unanswered, timedOut: ending === "deadline" && unanswered.length > 0 };
+      } catch (error) {
+        // The question was sent: whatever stops the wait (a database gone with the server),
+        // the asker must learn its id rather than ask again.
+        if (error instanceof AppError) throw error;
+        throw Object.assign(interrupted(question.id), { cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    return { collect, stop: listener.stop };
   }
 
   // ---- the inbox -----------------------------------------------------------------
