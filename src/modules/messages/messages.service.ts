@@ -8,6 +8,7 @@ import type { Message, MessageDelivery, Prisma, TopicFollow } from "../../genera
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput } from "../../validation.js";
 import type { Viewer } from "../agents/agents.service.js";
+import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
 import type { JournalEntry, JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
@@ -96,6 +97,9 @@ interface Draft {
   extraPayload?: Prisma.InputJsonObject;
 }
 
+/** A message by ID, for the repeat of a keyed send (it was the sender's). */
+const loadMessage = (tx: Tx, id: string) => tx.message.findUnique({ where: { id } });
+
 /** The parts of a draft that come from what an agent wrote. */
 function written(viewer: Viewer, input: z.output<typeof teamInput>, replyTo: Message | null, defaultIntent: Intent) {
   return {
@@ -115,14 +119,15 @@ export class MessageService {
     private readonly journal: JournalService,
     private readonly tailer: JournalTailer,
     private readonly teams: TeamService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   // ---- sending -----------------------------------------------------------------
 
   /** A direct message to one or more agents who share a team with the sender. */
-  async sendDirect(viewer: Viewer, raw: DirectInput): Promise<Message> {
+  async sendDirect(viewer: Viewer, raw: DirectInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(directInput, raw);
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "sendMessage", args: input }, loadMessage, async (w) => {
       const recipients = await this.reachable(w.tx, viewer, input.to);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       return this.deliver(w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
@@ -130,9 +135,9 @@ export class MessageService {
   }
 
   /** A message to every other member of a team. */
-  async broadcast(viewer: Viewer, teamId: string, raw: TeamMessageInput): Promise<Message> {
+  async broadcast(viewer: Viewer, teamId: string, raw: TeamMessageInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(teamInput, raw);
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "broadcast", args: { teamId, ...input } }, loadMessage, async (w) => {
       await this.teams.requireVisible(w.tx, viewer, teamId);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       const members = await w.tx.teamMember.findMany({ where: { teamId, agentId: { not: viewer.id } }, select: { agentId: true } });
@@ -141,9 +146,9 @@ export class MessageService {
   }
 
   /** Publishes on a topic in a team; members following a matching pattern receive it. */
-  async publish(viewer: Viewer, teamId: string, raw: TopicInput): Promise<Message> {
+  async publish(viewer: Viewer, teamId: string, raw: TopicInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(topicInput, raw);
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "publish", args: { teamId, ...input } }, loadMessage, async (w) => {
       await this.teams.requireVisible(w.tx, viewer, teamId);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       const follows = await w.tx.topicFollow.findMany({
@@ -156,12 +161,12 @@ export class MessageService {
   }
 
   /** Replies to a message's sender, in its thread. */
-  async reply(viewer: Viewer, messageId: string, raw: TeamMessageInput): Promise<Message> {
+  async reply(viewer: Viewer, messageId: string, raw: TeamMessageInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(teamInput, raw);
     if (input.replyToId != null && input.replyToId !== messageId) {
       throw new BadInputError("replyToId", "reply answers messageId; leave replyToId out (or use sendMessage to reply elsewhere)");
     }
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "reply", args: { messageId, ...input } }, loadMessage, async (w) => {
       const replyTo = (await this.replyTarget(w.tx, viewer, messageId))!;
       if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
       return this.deliver(w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
@@ -192,11 +197,13 @@ export class MessageService {
    * holds no transaction or connection while waiting: replies arrive through the
    * journal tailer, so the replier may be on any server instance.
    */
-  async ask(viewer: Viewer, raw: AskInput): Promise<AskResult> {
+  async ask(viewer: Viewer, raw: AskInput, idempotencyKey?: string | null): Promise<AskResult> {
     const input = parseInput(askInput, raw);
     const deadline = new Date(Date.now() + input.timeoutSeconds * 1000);
-    let asked: { id: string; name: string }[] = [];
-    const question = await this.journal.write(async (w) => {
+    let asked = null as { id: string; name: string }[] | null;
+    // The timeout is how long this call waits, not part of the question: a repeat may wait longer.
+    const { timeoutSeconds: _, ...request } = input;
+    const question = await this.idempotency.write(viewer, idempotencyKey, { operation: "ask", args: request }, loadMessage, async (w) => {
       asked = await this.reachable(w.tx, viewer, input.to);
       return this.deliver(w, asked.map((a) => a.id), {
         kind: "direct",
@@ -210,6 +217,18 @@ export class MessageService {
         deliveryKind: "message.received",
       });
     });
+    // A repeat sent nothing: it waits on the question the first one sent.
+    if (asked === null) return this.awaitAnswers(viewer, question, deadline);
+    const replyIds = await this.waitForReplies(viewer, question, new Set(asked.map((a) => a.id)), deadline);
+    const replies = await this.db.reader.message.findMany({ where: { id: { in: [...replyIds.values()] } }, orderBy: { id: "asc" } });
+    const unanswered = asked.filter((a) => !replyIds.has(a.id));
+    return { question, replies, unanswered, timedOut: unanswered.length > 0 };
+  }
+
+  /** The outcome of an existing question: its recipients' replies, awaited until `deadline`. */
+  private async awaitAnswers(viewer: Viewer, question: Message, deadline: Date): Promise<AskResult> {
+    const deliveries = await this.db.reader.messageDelivery.findMany({ where: { messageId: question.id }, select: { agent: { select: { id: true, name: true } } } });
+    const asked = deliveries.map((d) => d.agent);
     const replyIds = await this.waitForReplies(viewer, question, new Set(asked.map((a) => a.id)), deadline);
     const replies = await this.db.reader.message.findMany({ where: { id: { in: [...replyIds.values()] } }, orderBy: { id: "asc" } });
     const unanswered = asked.filter((a) => !replyIds.has(a.id));
