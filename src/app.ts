@@ -97,6 +97,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
   const services = createServices({ config, db, bus, logger });
   services.presence.start();
   const stopSweeping = services.claims.sweepEvery(config.LEASE_SWEEP_MS, (err) => logger.error({ err }, "lease sweep failed"));
+  const stopPurging = services.idempotency.purgeEvery(config.LEASE_SWEEP_MS, (err) => logger.error({ err }, "idempotency key purge failed"));
   const agentLimits = new RateLimiter(config.RATE_LIMIT_PER_MINUTE, sharedCounter);
   const ipLimits = new RateLimiter(config.RATE_LIMIT_ANONYMOUS_PER_MINUTE, sharedCounter);
   const registry = new Registry();
@@ -265,6 +266,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
         server.close();
         server.closeIdleConnections();
         stopSweeping();
+        stopPurging();
         // Completing the streams ends SSE responses and graphql-ws subscriptions cleanly.
         services.tailer.close();
         const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;

@@ -6,6 +6,7 @@ import type { Database } from "./infra/db.js";
 import type { AnnouncementBus } from "./infra/pubsub.js";
 import { AgentService } from "./modules/agents/agents.service.js";
 import { ContextService } from "./modules/context/context.service.js";
+import { IdempotencyService } from "./modules/idempotency/idempotency.service.js";
 import { Presence } from "./modules/agents/presence.js";
 import { JournalTailer } from "./modules/journal/journal-tailer.js";
 import { JournalService } from "./modules/journal/journal.service.js";
@@ -18,6 +19,7 @@ import { TeamService } from "./modules/teams/teams.service.js";
 export interface Services {
   db: Database;
   journal: JournalService;
+  idempotency: IdempotencyService;
   tailer: JournalTailer;
   presence: Presence;
   agents: AgentService;
@@ -39,14 +41,15 @@ export interface ServiceDeps {
 export function createServices({ config, db, bus, logger }: ServiceDeps): Services {
   const logError = (scope: string) => (error: unknown) => logger.error({ err: error }, `${scope} failed`);
   const journal = new JournalService(db, bus);
+  const idempotency = new IdempotencyService(db, journal);
   const tailer = new JournalTailer(db.reader, bus, config.JOURNAL_POLL_MS, logError("journal tailer"));
   const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
   const agents = new AgentService(db, journal, tailer, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS, logError("token revocation watch"));
-  const teams = new TeamService(db, journal, tailer, agents);
-  const messages = new MessageService(db, journal, tailer, teams);
-  const tasks = new TaskService(db, journal, teams, messages);
+  const teams = new TeamService(db, journal, tailer, agents, idempotency);
+  const messages = new MessageService(db, journal, tailer, teams, idempotency);
+  const tasks = new TaskService(db, journal, teams, messages, idempotency);
   const claims = new ClaimService(db, journal, teams, tasks);
   const context = new ContextService(db, journal, tailer, teams, tasks);
-  const knowledge = new KnowledgeService(db, journal, teams);
-  return { db, journal, tailer, presence, agents, teams, tasks, claims, messages, context, knowledge };
+  const knowledge = new KnowledgeService(db, journal, teams, idempotency);
+  return { db, journal, idempotency, tailer, presence, agents, teams, tasks, claims, messages, context, knowledge };
 }

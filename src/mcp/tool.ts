@@ -7,6 +7,7 @@ import { BadInputError, NotFoundError } from "../errors.js";
 import type { Team } from "../generated/prisma/client.js";
 import type { Viewer } from "../modules/agents/agents.service.js";
 import type { ScopeInput } from "../modules/context/context.service.js";
+import { IDEMPOTENCY_KEY_HELP } from "../modules/idempotency/idempotency.service.js";
 import type { Services } from "../services.js";
 
 export interface ToolContext {
@@ -36,6 +37,7 @@ export const claimTokenArg = z
   .number()
   .optional()
   .describe("The claim token claim_task/claim_next gave you; the write is refused (CONFLICT) if your claim was lost or taken again.");
+export const idempotencyKeyArg = z.string().optional().describe(IDEMPOTENCY_KEY_HELP);
 export const leaseArg = z.number().optional().describe("Lease length in seconds (5 to 86400, default 300). Renew before it runs out.");
 export const limitArg = (fallback: number, max: number) => z.number().optional().describe(`How many (default ${fallback}, at most ${max}).`);
 

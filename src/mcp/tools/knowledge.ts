@@ -3,7 +3,7 @@ import { z } from "zod";
 import { BadInputError } from "../../errors.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { SEARCH_DEFAULT, SEARCH_MAX } from "../../modules/knowledge/knowledge.service.js";
-import { excerpt, limitArg, limitOf, taskIdOf, taskRef, teamArg, teamOf, time, tool, type ToolContext } from "../tool.js";
+import { excerpt, idempotencyKeyArg, limitArg, limitOf, taskIdOf, taskRef, teamArg, teamOf, time, tool, type ToolContext } from "../tool.js";
 
 const RECENT_DEFAULT = 20;
 const RECENT_MAX = 100;
@@ -37,11 +37,12 @@ export const knowledgeTools = [
       body: z.string().describe("The text (up to 100,000 characters)."),
       tags: tags.describe("Up to 20 tags: letters, digits, '.', '_' or '-'."),
       task: taskRef.optional().describe("The task it was found on (number or ID)."),
+      idempotency_key: idempotencyKeyArg,
     }),
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
       const taskId = a.task === undefined ? null : await taskIdOf(ctx, a.task, team.id);
-      const entry = await ctx.services.knowledge.add(ctx.viewer, team.id, { title: a.title, body: a.body, tags: a.tags, taskId });
+      const entry = await ctx.services.knowledge.add(ctx.viewer, team.id, { title: a.title, body: a.body, tags: a.tags, taskId }, a.idempotency_key);
       return `Added "${entry.title}" to the knowledge of ${team.name} (id ${entry.id}).`;
     },
   }),

@@ -1,8 +1,9 @@
 // Messages: direct messages and broadcasts, the inbox, read state, and ask-and-wait.
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { IDEMPOTENCY_KEY_HELP } from "../../modules/idempotency/idempotency.service.js";
 import { INTENTS, MESSAGE_PRIORITIES, type AskResult } from "../../modules/messages/messages.service.js";
-import { agentNames, limitArg, limitOf, teamOf, teamArg, time, tool, type ToolContext } from "../tool.js";
+import { agentNames, idempotencyKeyArg, limitArg, limitOf, teamOf, teamArg, time, tool, type ToolContext } from "../tool.js";
 
 const INBOX_DEFAULT = 20;
 const INBOX_MAX = 100;
@@ -47,6 +48,7 @@ export const messageTools = [
       to: recipients,
       ...content,
       reply_to: z.string().optional().describe("The ID of the message you are answering."),
+      idempotency_key: idempotencyKeyArg,
     }),
     run: async ({ services, viewer }, a) => {
       const message = await services.messages.sendDirect(viewer, {
@@ -56,7 +58,7 @@ export const messageTools = [
         priority: a.priority,
         payload: a.payload,
         replyToId: a.reply_to,
-      });
+      }, a.idempotency_key);
       return `Sent to ${names(a.to).join(", ")} (message id ${message.id}).`;
     },
   }),
@@ -64,10 +66,10 @@ export const messageTools = [
   tool({
     name: "broadcast",
     description: "Sends a message to every other member of a team.",
-    input: z.strictObject({ team: teamArg, ...content }),
+    input: z.strictObject({ team: teamArg, ...content, idempotency_key: idempotencyKeyArg }),
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
-      const message = await ctx.services.messages.broadcast(ctx.viewer, team.id, { body: a.body, intent: a.intent, priority: a.priority, payload: a.payload });
+      const message = await ctx.services.messages.broadcast(ctx.viewer, team.id, { body: a.body, intent: a.intent, priority: a.priority, payload: a.payload }, a.idempotency_key);
       return `Broadcast to ${team.name} (message id ${message.id}).`;
     },
   }),
@@ -129,8 +131,9 @@ export const messageTools = [
       timeout_seconds: z.number().describe("How long to wait, 1–300 seconds."),
       priority: content.priority,
       payload: content.payload,
+      idempotency_key: idempotencyKeyArg.describe(`${IDEMPOTENCY_KEY_HELP} A repeat sends no second question: it waits, with its own timeout_seconds, for the replies to the first.`),
     }),
-    run: async (ctx, a) => answerText(ctx, await ctx.services.messages.ask(ctx.viewer, { to: names(a.to), question: a.question, timeoutSeconds: a.timeout_seconds, priority: a.priority, payload: a.payload }), a.timeout_seconds),
+    run: async (ctx, a) => answerText(ctx, await ctx.services.messages.ask(ctx.viewer, { to: names(a.to), question: a.question, timeoutSeconds: a.timeout_seconds, priority: a.priority, payload: a.payload }, a.idempotency_key), a.timeout_seconds),
   }),
 
   tool({

@@ -8,6 +8,7 @@ import { readinessOfRow, readinessSelect, type TaskFilter } from "../../modules/
 import {
   claimTokenArg,
   excerpt,
+  idempotencyKeyArg,
   leaseArg,
   limitArg,
   limitOf,
@@ -84,6 +85,7 @@ export const taskTools = [
       active_form: z.string().optional().describe("What the agent working on it is doing right now."),
       verification: z.boolean().optional().describe("Marks it as a task that verifies other work."),
       metadata: z.record(z.string(), z.unknown()).optional().describe("Free JSON object (at most 16 KB)."),
+      idempotency_key: idempotencyKeyArg,
     }),
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
@@ -98,7 +100,7 @@ export const taskTools = [
         activeForm: a.active_form,
         verification: a.verification,
         metadata: a.metadata,
-      });
+      }, a.idempotency_key);
       const readiness = await readinessOfTask(ctx, task.id);
       return `Created #${task.number} "${task.title}" in ${team.name} (id ${task.id}): ${task.status}, ${readiness.ready ? "claimable now" : `not ready: ${readiness.reason}`}.`;
     },

@@ -1,7 +1,7 @@
 // Who I am and my teams.
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { teamArg, teamOf, tool } from "../tool.js";
+import { idempotencyKeyArg, teamArg, teamOf, tool } from "../tool.js";
 
 const withMembers = {
   include: {
@@ -58,9 +58,10 @@ export const teamTools = [
       name: z.string().describe("The team's name (1–100 characters)."),
       description: z.string().optional().describe("What the team is for."),
       role: z.string().optional().describe('Your own role in the team (default "lead"), such as planner.'),
+      idempotency_key: idempotencyKeyArg,
     }),
     run: async ({ services, viewer }, a) => {
-      const team = await services.teams.create(viewer, { name: a.name, description: a.description, role: a.role ?? "lead" });
+      const team = await services.teams.create(viewer, { name: a.name, description: a.description, role: a.role ?? "lead" }, a.idempotency_key);
       return `Created team ${team.name} (id ${team.id}). You are its lead, with role ${a.role ?? "lead"}.`;
     },
   }),

@@ -1,6 +1,7 @@
 import type { KnowledgeEntry } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
+import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { BODY_MAX, SEARCH_DEFAULT, SEARCH_MAX, TAGS_MAX, TITLE_MAX, type KnowledgeHit } from "./knowledge.service.js";
 
 export const KnowledgeEntryRef = builder.prismaObject("KnowledgeEntry", {
@@ -101,9 +102,9 @@ builder.mutationFields((t) => ({
   addKnowledge: t.prismaField({
     type: "KnowledgeEntry",
     description: "Adds a knowledge entry to a team; it appears in the team's events as knowledge.added.",
-    args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: AddKnowledgeInput, required: true }) },
-    resolve: async (query, _root, { teamId, input }, ctx) =>
-      reload(ctx, query, await ctx.services.knowledge.add(requireViewer(ctx), String(teamId), { ...input, taskId: idOrNull(input.taskId) })),
+    args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: AddKnowledgeInput, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { teamId, input, idempotencyKey }, ctx) =>
+      reload(ctx, query, await ctx.services.knowledge.add(requireViewer(ctx), String(teamId), { ...input, taskId: idOrNull(input.taskId) }, idempotencyKey)),
   }),
   updateKnowledge: t.prismaField({
     type: "KnowledgeEntry",

@@ -8,6 +8,7 @@ import type { KnowledgeEntry, Prisma } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, parseInput } from "../../validation.js";
 import type { Viewer } from "../agents/agents.service.js";
+import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalService } from "../journal/journal.service.js";
 import { TeamService } from "../teams/teams.service.js";
 import { searchWords } from "./search-text.js";
@@ -70,6 +71,7 @@ export class KnowledgeService {
     private readonly db: Database,
     private readonly journal: JournalService,
     private readonly teams: TeamService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /** The filter every read goes through: entries of the viewer's teams. */
@@ -79,9 +81,10 @@ export class KnowledgeService {
 
   // ---- writes ------------------------------------------------------------------
 
-  async add(viewer: Viewer, teamId: string, raw: AddKnowledgeInput): Promise<KnowledgeEntry> {
+  async add(viewer: Viewer, teamId: string, raw: AddKnowledgeInput, idempotencyKey?: string | null): Promise<KnowledgeEntry> {
     const input = parseInput(addInput, raw);
-    return this.journal.write(async ({ tx, append }) => {
+    const request = { operation: "addKnowledge", args: { teamId, ...input } };
+    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.knowledgeEntry.findUnique({ where: { id } }), async ({ tx, append }) => {
       await this.teams.requireVisible(tx, viewer, teamId);
       if (input.taskId != null) await this.requireTaskOf(tx, teamId, input.taskId);
       const entry = await tx.knowledgeEntry.create({

@@ -2,6 +2,7 @@ import type { Message } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
+import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES, type AskResult, type InboxFilter } from "./messages.service.js";
 
@@ -150,28 +151,30 @@ builder.mutationFields((t) => ({
   sendMessage: t.prismaField({
     type: "Message",
     description: "A direct message to one or more agents (by name) who share a team with you.",
-    args: { to: t.arg.stringList({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
-    resolve: async (query, _root, { to, message }, ctx) => reload(ctx, query, await ctx.services.messages.sendDirect(requireViewer(ctx), { to, ...content(message) })),
+    args: { to: t.arg.stringList({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { to, message, idempotencyKey }, ctx) =>
+      reload(ctx, query, await ctx.services.messages.sendDirect(requireViewer(ctx), { to, ...content(message) }, idempotencyKey)),
   }),
   broadcast: t.prismaField({
     type: "Message",
     description: "A message to every other member of a team.",
-    args: { teamId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
-    resolve: async (query, _root, { teamId, message }, ctx) => reload(ctx, query, await ctx.services.messages.broadcast(requireViewer(ctx), String(teamId), content(message))),
+    args: { teamId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { teamId, message, idempotencyKey }, ctx) =>
+      reload(ctx, query, await ctx.services.messages.broadcast(requireViewer(ctx), String(teamId), content(message), idempotencyKey)),
   }),
   publish: t.prismaField({
     type: "Message",
     description: "Publishes on a topic (a dotted name such as research.complete) in a team; members following a matching pattern receive it.",
-    args: { teamId: t.arg.id({ required: true }), topic: t.arg.string({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
-    resolve: async (query, _root, { teamId, topic, message }, ctx) =>
-      reload(ctx, query, await ctx.services.messages.publish(requireViewer(ctx), String(teamId), { topic, ...content(message) })),
+    args: { teamId: t.arg.id({ required: true }), topic: t.arg.string({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { teamId, topic, message, idempotencyKey }, ctx) =>
+      reload(ctx, query, await ctx.services.messages.publish(requireViewer(ctx), String(teamId), { topic, ...content(message) }, idempotencyKey)),
   }),
   reply: t.prismaField({
     type: "Message",
     description: "Replies to a message's sender, in its thread (answers an ask).",
-    args: { messageId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }) },
-    resolve: async (query, _root, { messageId, message }, ctx) =>
-      reload(ctx, query, await ctx.services.messages.reply(requireViewer(ctx), String(messageId), content(message))),
+    args: { messageId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { messageId, message, idempotencyKey }, ctx) =>
+      reload(ctx, query, await ctx.services.messages.reply(requireViewer(ctx), String(messageId), content(message), idempotencyKey)),
   }),
   ask: t.field({
     type: AskResultRef,
@@ -183,8 +186,9 @@ builder.mutationFields((t) => ({
       timeoutSeconds: t.arg.int({ required: true }),
       priority: t.arg({ type: PriorityEnum }),
       payload: t.arg({ type: "JSONObject" }),
+      idempotencyKey: t.arg.string({ description: `${IDEMPOTENCY_KEY_HELP} A repeat sends no second question: it waits, with its own timeoutSeconds, for the replies to the first.` }),
     },
-    resolve: (_root, args, ctx) => ctx.services.messages.ask(requireViewer(ctx), args),
+    resolve: (_root, { idempotencyKey, ...args }, ctx) => ctx.services.messages.ask(requireViewer(ctx), args, idempotencyKey),
   }),
   markRead: t.int({
     description: "Marks messages read: these IDs, or everything up to and including upTo (a message ID); with neither, everything. Returns how many changed.",

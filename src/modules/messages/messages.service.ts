@@ -8,6 +8,7 @@ import type { Message, MessageDelivery, Prisma, TopicFollow } from "../../genera
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput } from "../../validation.js";
 import type { Viewer } from "../agents/agents.service.js";
+import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
 import type { JournalEntry, JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
@@ -113,6 +114,9 @@ interface Draft {
   extraPayload?: Prisma.InputJsonObject;
 }
 
+/** A message by ID, for the repeat of a keyed send (it was the sender's). */
+const loadMessage = (tx: Tx, id: string) => tx.message.findUnique({ where: { id } });
+
 /** The parts of a draft that come from what an agent wrote. */
 function written(viewer: Viewer, input: z.output<typeof teamInput>, replyTo: Message | null, defaultIntent: Intent) {
   return {
@@ -132,14 +136,15 @@ export class MessageService {
     private readonly journal: JournalService,
     private readonly tailer: JournalTailer,
     private readonly teams: TeamService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   // ---- sending -----------------------------------------------------------------
 
   /** A direct message to one or more agents who share a team with the sender. */
-  async sendDirect(viewer: Viewer, raw: DirectInput): Promise<Message> {
+  async sendDirect(viewer: Viewer, raw: DirectInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(directInput, raw);
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "sendMessage", args: input }, loadMessage, async (w) => {
       const recipients = await this.reachable(w.tx, viewer, input.to);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       return this.deliver(w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
@@ -147,9 +152,9 @@ export class MessageService {
   }
 
   /** A message to every other member of a team. */
-  async broadcast(viewer: Viewer, teamId: string, raw: TeamMessageInput): Promise<Message> {
+  async broadcast(viewer: Viewer, teamId: string, raw: TeamMessageInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(teamInput, raw);
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "broadcast", args: { teamId, ...input } }, loadMessage, async (w) => {
       await this.teams.requireVisible(w.tx, viewer, teamId);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       const members = await w.tx.teamMember.findMany({ where: { teamId, agentId: { not: viewer.id } }, select: { agentId: true } });
@@ -158,9 +163,9 @@ export class MessageService {
   }
 
   /** Publishes on a topic in a team; members following a matching pattern receive it. */
-  async publish(viewer: Viewer, teamId: string, raw: TopicInput): Promise<Message> {
+  async publish(viewer: Viewer, teamId: string, raw: TopicInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(topicInput, raw);
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "publish", args: { teamId, ...input } }, loadMessage, async (w) => {
       await this.teams.requireVisible(w.tx, viewer, teamId);
       const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
       const follows = await w.tx.topicFollow.findMany({
@@ -173,12 +178,12 @@ export class MessageService {
   }
 
   /** Replies to a message's sender, in its thread. */
-  async reply(viewer: Viewer, messageId: string, raw: TeamMessageInput): Promise<Message> {
+  async reply(viewer: Viewer, messageId: string, raw: TeamMessageInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(teamInput, raw);
     if (input.replyToId != null && input.replyToId !== messageId) {
       throw new BadInputError("replyToId", "reply answers messageId; leave replyToId out (or use sendMessage to reply elsewhere)");
     }
-    return this.journal.write(async (w) => {
+    return this.idempotency.write(viewer, idempotencyKey, { operation: "reply", args: { messageId, ...input } }, loadMessage, async (w) => {
       const replyTo = (await this.replyTarget(w.tx, viewer, messageId))!;
       if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
       return this.deliver(w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
@@ -210,13 +215,15 @@ export class MessageService {
    * journal tailer, so the replier may be on any server instance. Listening starts
    * before the question is sent: a server shutting down refuses here with nothing sent.
    */
-  async ask(viewer: Viewer, raw: AskInput): Promise<AskResult> {
+  async ask(viewer: Viewer, raw: AskInput, idempotencyKey?: string | null): Promise<AskResult> {
     const input = parseInput(askInput, raw);
     const deadline = new Date(Date.now() + input.timeoutSeconds * 1000);
     const listening = await this.listenForReplies(viewer);
     try {
-      let asked: { id: string; name: string }[] = [];
-      const question = await this.journal.write(async (w) => {
+      let asked: { id: string; name: string }[] | null = null;
+      // The timeout is how long this call waits, not part of the question: a repeat may wait longer.
+      const { timeoutSeconds: _, ...request } = input;
+      const question = await this.idempotency.write(viewer, idempotencyKey, { operation: "ask", args: request }, loadMessage, async (w) => {
         asked = await this.reachable(w.tx, viewer, input.to);
         return this.deliver(w, asked.map((a) => a.id), {
           kind: "direct",
@@ -230,7 +237,8 @@ export class MessageService {
           deliveryKind: "message.received",
         });
       });
-      return await listening.collect(question, asked, deadline.getTime());
+      // A repeat sent nothing: it waits, with its own timeout, on the question the first one sent.
+      return await listening.collect(question, asked ?? (await this.askedBy(question.id)), deadline.getTime());
     } finally {
       listening.stop();
     }
@@ -246,18 +254,20 @@ export class MessageService {
   async awaitReplies(viewer: Viewer, raw: AwaitRepliesInput): Promise<AskResult> {
     const input = parseInput(awaitRepliesInput, raw);
     const deadline = Date.now() + input.timeoutSeconds * 1000;
-    const found = await this.db.reader.message.findFirst({
-      where: { id: input.questionId, senderId: viewer.id, intent: "ask" },
-      include: { deliveries: { select: { agent: { select: { id: true, name: true } } }, orderBy: { agentId: "asc" } } },
-    });
-    if (!found) throw new NotFoundError("question you asked");
-    const { deliveries, ...question } = found;
+    const question = await this.db.reader.message.findFirst({ where: { id: input.questionId, senderId: viewer.id, intent: "ask" } });
+    if (!question) throw new NotFoundError("question you asked");
     const listening = await this.listenForReplies(viewer);
     try {
-      return await listening.collect(question, deliveries.map((d) => d.agent), deadline);
+      return await listening.collect(question, await this.askedBy(question.id), deadline);
     } finally {
       listening.stop();
     }
+  }
+
+  /** The agents a question was sent to. */
+  private async askedBy(questionId: string): Promise<{ id: string; name: string }[]> {
+    const deliveries = await this.db.reader.messageDelivery.findMany({ where: { messageId: questionId }, select: { agent: { select: { id: true, name: true } } }, orderBy: { agentId: "asc" } });
+    return deliveries.map((d) => d.agent);
   }
 
   /**

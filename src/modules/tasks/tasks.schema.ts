@@ -2,6 +2,7 @@ import type { Task } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
+import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
 import { PRIORITIES, TASK_STATUSES, type Readiness } from "./task-rules.js";
@@ -251,19 +252,21 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createMilestone: t.prismaField({
     type: "Milestone",
-    args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), description: t.arg.string() },
-    resolve: (_query, _root, { teamId, name, description }, ctx) => ctx.services.tasks.createMilestone(requireViewer(ctx), String(teamId), { name, description }),
+    args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), description: t.arg.string(), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: (_query, _root, { teamId, name, description, idempotencyKey }, ctx) =>
+      ctx.services.tasks.createMilestone(requireViewer(ctx), String(teamId), { name, description }, idempotencyKey),
   }),
   createTask: t.prismaField({
     type: "Task",
     description: "Creates a task on a team's board with the next number.",
-    args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: CreateTaskInput, required: true }) },
-    resolve: async (query, _root, { teamId, input }, ctx) => {
-      const task = await ctx.services.tasks.create(requireViewer(ctx), String(teamId), {
-        ...input,
-        milestoneId: input.milestoneId == null ? input.milestoneId : String(input.milestoneId),
-        blockedBy: input.blockedBy?.map(String),
-      });
+    args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: CreateTaskInput, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { teamId, input, idempotencyKey }, ctx) => {
+      const task = await ctx.services.tasks.create(
+        requireViewer(ctx),
+        String(teamId),
+        { ...input, milestoneId: input.milestoneId == null ? input.milestoneId : String(input.milestoneId), blockedBy: input.blockedBy?.map(String) },
+        idempotencyKey,
+      );
       return reload(ctx, query, task);
     },
   }),
@@ -311,8 +314,8 @@ builder.mutationFields((t) => ({
   addTaskFinding: t.prismaField({
     type: "TaskFinding",
     description: "Attaches a finding (a JSON object) that other agents read from the task.",
-    args: { id: t.arg.id({ required: true }), data: t.arg({ type: "JSONObject", required: true }), claimToken: t.arg.int() },
-    resolve: (_query, _root, { id, data, claimToken }, ctx) => ctx.services.tasks.addFinding(requireViewer(ctx), String(id), data, claimToken),
+    args: { id: t.arg.id({ required: true }), data: t.arg({ type: "JSONObject", required: true }), claimToken: t.arg.int(), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: (_query, _root, { id, data, claimToken, idempotencyKey }, ctx) => ctx.services.tasks.addFinding(requireViewer(ctx), String(id), data, claimToken, idempotencyKey),
   }),
   assignTaskRole: t.prismaField({
     type: "TaskRoleAssignment",

@@ -7,6 +7,7 @@ import type { Milestone, Prisma, Task, TaskFinding, TaskRoleAssignment } from ".
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput, shortName } from "../../validation.js";
 import type { Viewer } from "../agents/agents.service.js";
+import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalEntry, JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { MessageService, Notice } from "../messages/messages.service.js";
 import type { TeamService } from "../teams/teams.service.js";
@@ -153,6 +154,7 @@ export class TaskService {
     private readonly journal: JournalService,
     private readonly teams: TeamService,
     private readonly messages: MessageService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /** Appends the journal rows and sends the notices of one change, in its transaction. */
@@ -259,9 +261,10 @@ export class TaskService {
 
   // ---- writes ------------------------------------------------------------------
 
-  async createMilestone(viewer: Viewer, teamId: string, input: { name: string; description?: string | null }): Promise<Milestone> {
+  async createMilestone(viewer: Viewer, teamId: string, input: { name: string; description?: string | null }, idempotencyKey?: string | null): Promise<Milestone> {
     const { name, description } = parseInput(z.object({ name: boundedText(200).pipe(z.string().trim().min(1, "must not be empty")), description: boundedText(2000).nullish() }), input);
-    return this.journal.write(async ({ tx, append }) => {
+    const request = { operation: "createMilestone", args: { teamId, name, description } };
+    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.milestone.findUnique({ where: { id } }), async ({ tx, append }) => {
       await this.teams.requireVisible(tx, viewer, teamId);
       if (await tx.milestone.findFirst({ where: { teamId, name }, select: { id: true } })) {
         throw new ConflictError(`this team already has a milestone named "${name}"`);
@@ -272,10 +275,11 @@ export class TaskService {
     });
   }
 
-  async create(viewer: Viewer, teamId: string, raw: CreateTaskInput): Promise<Task> {
+  async create(viewer: Viewer, teamId: string, raw: CreateTaskInput, idempotencyKey?: string | null): Promise<Task> {
     const input = parseInput(createInput, raw);
     if (input.trackOrder != null && input.track == null) throw new BadInputError("trackOrder", "needs a track");
-    return this.journal.write(async (w) => {
+    const request = { operation: "createTask", args: { teamId, ...input } };
+    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.task.findUnique({ where: { id } }), async (w) => {
       const { tx } = w;
       await this.teams.requireVisible(tx, viewer, teamId);
       const assigneeId = await this.memberId(tx, teamId, input.assignee, "assignee");
@@ -430,9 +434,10 @@ export class TaskService {
     });
   }
 
-  async addFinding(viewer: Viewer, taskId: string, data: unknown, claimToken?: number | null): Promise<TaskFinding> {
+  async addFinding(viewer: Viewer, taskId: string, data: unknown, claimToken?: number | null, idempotencyKey?: string | null): Promise<TaskFinding> {
     const { finding } = parseInput(z.object({ finding: jsonObject(65_536) }), { finding: data });
-    return this.journal.write(async ({ tx, append }) => {
+    const request = { operation: "addTaskFinding", args: { taskId, finding, claimToken } };
+    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.taskFinding.findUnique({ where: { id } }), async ({ tx, append }) => {
       // The conditional touch locks the row and checks that no claim came in meanwhile.
       const task = await this.conditionalUpdate(tx, await this.writable(tx, viewer, taskId, claimToken), { updatedAt: new Date() });
       const created = await tx.taskFinding.create({ data: { taskId, authorId: viewer.id, data: finding as Prisma.InputJsonObject } });

@@ -1,6 +1,7 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, type Context } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
+import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
 
 builder.prismaObject("Team", {
@@ -77,8 +78,8 @@ builder.mutationFields((t) => ({
   createTeam: t.prismaField({
     type: "Team",
     description: "Creates a team with me as its lead.",
-    args: { input: t.arg({ type: CreateTeamInput, required: true }) },
-    resolve: async (query, _root, { input }, ctx) => selected(ctx, query, await ctx.services.teams.create(requireViewer(ctx), input)),
+    args: { input: t.arg({ type: CreateTeamInput, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
+    resolve: async (query, _root, { input, idempotencyKey }, ctx) => selected(ctx, query, await ctx.services.teams.create(requireViewer(ctx), input, idempotencyKey)),
   }),
   updateTeam: t.prismaField({
     type: "Team",

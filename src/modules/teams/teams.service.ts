@@ -6,6 +6,7 @@ import type { Prisma, Team, TeamMember } from "../../generated/prisma/client.js"
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, parseInput, shortName } from "../../validation.js";
 import type { AgentService, Viewer } from "../agents/agents.service.js";
+import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
 import type { JournalRow, JournalService } from "../journal/journal.service.js";
@@ -25,6 +26,7 @@ export class TeamService {
     private readonly journal: JournalService,
     private readonly tailer: JournalTailer,
     private readonly agents: AgentService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /** The filter every team read goes through. */
@@ -53,9 +55,10 @@ export class TeamService {
     return (await this.db.reader.teamMember.count({ where: { agentId, teamId } })) > 0;
   }
 
-  async create(viewer: Viewer, input: z.input<typeof createInput>): Promise<Team> {
+  async create(viewer: Viewer, input: z.input<typeof createInput>, idempotencyKey?: string | null): Promise<Team> {
     const { name, description, role } = parseInput(createInput, input);
-    return this.journal.write(async ({ tx, append }) => {
+    const request = { operation: "createTeam", args: { name, description, role } };
+    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.team.findUnique({ where: { id } }), async ({ tx, append }) => {
       await this.assertNameFree(tx, viewer, name);
       const team = await tx.team.create({
         data: {
