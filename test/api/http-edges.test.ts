@@ -4,6 +4,7 @@
 // a path, malformed HTTP) is JSON with an `extensions.code`.
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
@@ -70,6 +71,10 @@ const slowBody = () =>
   rawExchange(`POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":`);
 
 describe("requests sent too slowly", () => {
+  it("refuses to start with HEADERS_TIMEOUT_MS over REQUEST_TIMEOUT_MS (Node would throw)", () => {
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: "5000", REQUEST_TIMEOUT_MS: "4000" })).toThrow(/HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS \(4000\)/);
+  });
+
   it("answers 408 REQUEST_TIMEOUT, in JSON, to a body shorter than its Content-Length, and closes the connection", async () => {
     const started = Date.now();
     const answer = await slowBody();
