@@ -460,7 +460,7 @@ describe("graceful shutdown", () => {
     const teamId = await createTeam(lead, "in flight", [[asked, "worker"]]);
     const CREATE = `mutation($t: ID!, $title: String!) { createTask(teamId: $t, input: { title: $title }) { title } }`;
 
-    // A kept-alive connection, idle when the shutdown begins.
+    // A kept-alive connection, idle when the shutdown begins (used below).
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
     const onKeptAlive = () =>
       new Promise<{ reused: boolean; status: number; connection: string | undefined; body: string }>((resolve, reject) => {
@@ -472,7 +472,6 @@ describe("graceful shutdown", () => {
         req.on("error", reject);
         req.end(JSON.stringify({ query: `{ me { name } }` }));
       });
-    expect(await onKeptAlive()).toMatchObject({ reused: false, status: 200, connection: "keep-alive" });
 
     // A request whose body is still on its way: in flight until we send the rest, so the
     // shutdown waits for it.
@@ -501,6 +500,9 @@ describe("graceful shutdown", () => {
       if (Date.now() > deadline) throw new Error(`only ${unread} asks arrived`);
       await new Promise((r) => setTimeout(r, 20));
     }
+    // The kept-alive connection is used just before the signal (a client drops an idle one
+    // after the server's Keep-Alive hint, 5 s, less one).
+    expect(await onKeptAlive()).toMatchObject({ reused: false, status: 200, connection: "keep-alive" });
     // … and ten writes sent with the signal.
     const writes = Array.from({ length: 10 }, (_, i) => answer(CREATE, { t: teamId, title: `write ${i}` }));
     running.child.kill("SIGTERM");
@@ -509,17 +511,17 @@ describe("graceful shutdown", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
 
-    // Every request got a whole answer: its result, or (a write that came after the
-    // signal, an ask cut short) UNAVAILABLE. Never a reset.
-    const unavailable = (a: { status: number; result: GqlResult }) => a.status === 503 && a.result.errors?.[0]?.extensions?.code === "UNAVAILABLE";
-    for (const a of await Promise.all(asks)) expect(a.status === 200 ? a.result.data?.ask?.timedOut === true : unavailable(a), JSON.stringify(a)).toBe(true);
-    for (const a of await Promise.all(writes)) expect(a.status === 200 ? a.result.data?.createTask != null : unavailable(a), JSON.stringify(a)).toBe(true);
-
     // After the shutdown began, the kept-alive connection still answers: 503, and closes.
     const late = await onKeptAlive();
     expect(late).toMatchObject({ reused: true, status: 503, connection: "close" });
     expect(JSON.parse(late.body)).toMatchObject({ errors: [{ extensions: { code: "UNAVAILABLE" } }] });
     expect(JSON.parse(late.body).errors[0].message).toMatch(/shutting down/);
+
+    // Every request got a whole answer: its result, or (a write that came after the
+    // signal, an ask cut short) UNAVAILABLE. Never a reset.
+    const unavailable = (a: { status: number; result: GqlResult }) => a.status === 503 && a.result.errors?.[0]?.extensions?.code === "UNAVAILABLE";
+    for (const a of await Promise.all(asks)) expect(a.status === 200 ? a.result.data?.ask?.timedOut === true : unavailable(a), JSON.stringify(a)).toBe(true);
+    for (const a of await Promise.all(writes)) expect(a.status === 200 ? a.result.data?.createTask != null : unavailable(a), JSON.stringify(a)).toBe(true);
 
     // The request in flight is answered in full once its body arrives, and closes its connection.
     slow.write(body.slice(20));
