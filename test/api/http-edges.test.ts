@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { sqlBehindTheServer, startServer, type TestServer } from "../helpers/server.js";
 
 const HEADERS_TIMEOUT_MS = 1000;
 const REQUEST_TIMEOUT_MS = 1500;
@@ -157,14 +157,23 @@ describe("refusals before GraphQL runs are JSON with a code", () => {
   });
 
   it.each([
-    ["a request line that is not HTTP", "NOT HTTP AT ALL\r\n\r\n", 400, "BAD_REQUEST"],
-    ["an HTTP/1.1 request without Host", "GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "BAD_REQUEST"],
-    ["headers over 16 KB", `GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431, "HEADERS_TOO_LARGE"],
-    ["an Expect other than 100-continue", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: teapot\r\nConnection: close\r\n\r\n", 417, "EXPECTATION_FAILED"],
-  ])("%s: %s %s", async (_name, request, status, code) => {
+    ["a request line that is not HTTP", 400, "BAD_REQUEST", "NOT HTTP AT ALL\r\n\r\n"],
+    ["an HTTP/1.1 request without Host", 400, "BAD_REQUEST", "GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nConnection: close\r\n\r\n"],
+    ["headers over 16 KB", 431, "HEADERS_TOO_LARGE", `GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`],
+    ["an Expect other than 100-continue", 417, "EXPECTATION_FAILED", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: teapot\r\nConnection: close\r\n\r\n"],
+  ])("%s: %i %s", async (_name, status, code, request) => {
     const answer = await rawExchange(request);
     expect(answer.status).toBe(status);
     expect(answer.headers["content-type"]).toMatch(/^application\/json/);
     expect(codeOf(answer.body)).toBe(code);
+  });
+
+  // Last: the server is not ready after it.
+  it("503 UNAVAILABLE from /readyz when a migration is not applied", async () => {
+    expect((await fetch(new URL("/readyz", server.url))).status).toBe(200);
+    await sqlBehindTheServer(server, `DELETE FROM _prisma_migrations WHERE migration_name = (SELECT MAX(migration_name) FROM _prisma_migrations)`);
+    const response = await fetch(new URL("/readyz", server.url));
+    expect(response.status).toBe(503);
+    expect(codeOf(await response.text())).toBe("UNAVAILABLE");
   });
 });

@@ -516,6 +516,10 @@ describe("graceful shutdown", () => {
     expect(late).toMatchObject({ reused: true, status: 503, connection: "close" });
     expect(JSON.parse(late.body)).toMatchObject({ errors: [{ extensions: { code: "UNAVAILABLE" } }] });
     expect(JSON.parse(late.body).errors[0].message).toMatch(/shutting down/);
+    // A WebSocket handshake is refused with 503 too.
+    const refusedSocket = new WebSocket(running.wsUrl, "graphql-transport-ws");
+    refusedSocket.on("error", () => {});
+    expect(await new Promise((resolve) => refusedSocket.once("unexpected-response", (_req, res) => resolve(res.statusCode)))).toBe(503);
 
     // Every request got a whole answer: its result, or (a write that came after the
     // signal, an ask cut short) UNAVAILABLE. Never a reset.
