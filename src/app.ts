@@ -2,12 +2,12 @@
 // never listens; src/main.ts and the tests do.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { GraphQLError, type ExecutionArgs } from "graphql";
 import { createYoga, useReadinessCheck } from "graphql-yoga";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
-import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
@@ -197,6 +197,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       requestTimeout: config.REQUEST_TIMEOUT_MS,
       // Node looks for overdue requests every 30 s by default, so a timeout fired up to 30 s late.
       connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT_MS / 4),
+      // Checked in requestRefusal, to answer in JSON.
       requireHostHeader: false,
     },
     (req, res) => {
@@ -295,7 +296,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
         // Connections stay open, and the server listening, until the requests in flight are
         // answered: closing a kept-alive connection (server.close() closes the idle ones)
         // resets any request a client is sending on it at that moment. Meanwhile every new
-        // request is answered 503 UNAVAILABLE, and every answer closes its connection.
+        // request is answered 503 UNAVAILABLE, and every answer not yet begun closes its
+        // connection after it.
         draining = true;
         for (const res of inFlight) res.shouldKeepAlive = false;
         stopSweeping();
