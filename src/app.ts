@@ -2,6 +2,7 @@
 // never listens; src/main.ts and the tests do.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { GraphQLError, type ExecutionArgs } from "graphql";
 import { createYoga, useReadinessCheck } from "graphql-yoga";
 import type { OperationResult } from "graphql-ws";
@@ -15,6 +16,7 @@ import type { Config } from "./config.js";
 import type { Context } from "./graphql/context.js";
 import { maskError, toGraphQLError, useRequestIdOnErrors } from "./graphql/errors.js";
 import { exampleOperations } from "./graphql/graphiql-tab.js";
+import { clientErrorRefusal, rawResponse, refusalBody, useJsonRefusals, type Refusal } from "./graphql/http-refusals.js";
 import { offerSocket } from "./graphql/live.js";
 import { armorPlugins, LIMITS } from "./graphql/limits.js";
 import { createMetrics } from "./graphql/observability.js";
@@ -76,8 +78,12 @@ function requestIdFrom(req: IncomingMessage): string {
 }
 
 
-/** Bodies are measured before anything reads them: a length is required, and bounded. */
-function bodyRefusal(req: IncomingMessage): { status: number; code: string; message: string } | null {
+/** Refusals before anything reads the body: a body needs a length, and a bounded one. */
+function requestRefusal(req: IncomingMessage): Refusal | null {
+  // Node's own answer to this is an empty 400 (requireHostHeader is off below).
+  if (req.httpVersion === "1.1" && req.headers.host === undefined) {
+    return { status: 400, code: "BAD_REQUEST", message: "send a Host header: HTTP/1.1 requires one" };
+  }
   const length = req.headers["content-length"];
   if (length === undefined) {
     return req.headers["transfer-encoding"] ? { status: 411, code: "LENGTH_REQUIRED", message: "send the request body with a Content-Length header" } : null;
@@ -86,6 +92,20 @@ function bodyRefusal(req: IncomingMessage): { status: number; code: string; mess
     return { status: 413, code: "BODY_TOO_LARGE", message: `the request body is ${length} bytes; the limit is ${LIMITS.bodyBytes}` };
   }
   return null;
+}
+
+const shuttingDown: Refusal = {
+  status: 503,
+  code: "UNAVAILABLE",
+  message: "the server is shutting down; send the request again (to another instance, or to this one once it has restarted)",
+};
+
+/** Answers with a refusal and closes the connection after it. */
+function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+  const body = refusalBody(refusal);
+  res.writeHead(refusal.status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" });
+  res.end(body);
+  req.resume();
 }
 
 const unauthenticated = () =>
@@ -158,6 +178,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       useProtection({ agents: agentLimits, ips: ipLimits, onRefused: (reason) => metrics.refused(reason) }),
       metrics.plugin(logger),
       useRequestIdOnErrors(),
+      useJsonRefusals(config.GRAPHQL_PATH),
       // Last: every plugin above sees a kept answer as it sees any other.
       ...(config.RESPONSE_CACHE_MB > 0
         ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: () => db.readVersion(), onAnswer: (from) => metrics.answered(from) })]
@@ -169,26 +190,53 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
 
   // Requests in flight, so a shutdown can wait for them.
   const inFlight = new Set<ServerResponse>();
-  const server = createServer((req, res) => {
-    const requestId = requestIdFrom(req);
-    res.setHeader("x-request-id", requestId);
-    const refusal = bodyRefusal(req);
-    if (refusal) {
-      res.writeHead(refusal.status, { "content-type": "application/json", connection: "close" });
-      res.end(JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] }));
-      req.resume();
-      return;
-    }
-    inFlight.add(res);
-    res.once("close", () => inFlight.delete(res));
-    requestIds.set(req, requestId);
-    if (isMcpPath(req.url)) return void mcp(req, res);
-    void yoga.requestListener(req, res);
+  // Set when a shutdown begins: from then on every request is answered 503.
+  let draining = false;
+  const server = createServer(
+    {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      // Node looks for overdue requests every 30 s by default, so a timeout fired up to 30 s late.
+      connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT_MS / 4),
+      // Checked in requestRefusal, to answer in JSON.
+      requireHostHeader: false,
+    },
+    (req, res) => {
+      const requestId = requestIdFrom(req);
+      res.setHeader("x-request-id", requestId);
+      inFlight.add(res);
+      res.once("close", () => inFlight.delete(res));
+      const refusal = draining ? shuttingDown : requestRefusal(req);
+      if (refusal) return refuse(req, res, refusal);
+      requestIds.set(req, requestId);
+      if (isMcpPath(req.url)) return void mcp(req, res);
+      void yoga.requestListener(req, res);
+    },
+  );
+  // Node's own answer to an Expect other than 100-continue is an empty 417.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
+    refuse(req, res, { status: 417, code: "EXPECTATION_FAILED", message: `Expect: ${req.headers.expect} is not supported; send the request without it (or with Expect: 100-continue)` }),
+  );
+  // A request that is not valid HTTP, or too slow (headersTimeout, requestTimeout): Node
+  // would answer an empty 400 or 408. A response is written only while none has begun on
+  // the socket (its handler may be running, waiting for the rest of the body).
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const refusal = clientErrorRefusal(error, { headersMs: config.HEADERS_TIMEOUT_MS, requestMs: config.REQUEST_TIMEOUT_MS });
+    const started = [...inFlight].some((res) => res.socket === socket && res.headersSent);
+    if (refusal && socket.writable && !started) socket.end(rawResponse(refusal), () => socket.destroy());
+    else socket.destroy();
   });
 
   const watchedSockets = new WeakSet<object>();
   // No compression: live.ts writes frames straight to the socket beside ws (see SocketBatch).
-  wss = new WebSocketServer({ server, path: config.GRAPHQL_PATH, maxPayload: LIMITS.bodyBytes, perMessageDeflate: false });
+  wss = new WebSocketServer({
+    server,
+    path: config.GRAPHQL_PATH,
+    maxPayload: LIMITS.bodyBytes,
+    perMessageDeflate: false,
+    // A WebSocket opened during a shutdown would be closed at once.
+    verifyClient: (_info, done) => (draining ? done(false, shuttingDown.status, shuttingDown.message) : done(true)),
+  });
   const ws = useServer<Record<string, unknown> | undefined>(
     {
       // Refused at connection time (4403) unless a valid token comes in connectionParams.
@@ -263,14 +311,25 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
     sockets: () => wss.clients.size,
     close: () =>
       (closing ??= (async () => {
-        server.close();
-        server.closeIdleConnections();
+        // Connections stay open, and the server listening, until the requests in flight are
+        // answered: closing a kept-alive connection (server.close() closes the idle ones)
+        // resets any request a client is sending on it at that moment. Meanwhile every new
+        // request is answered 503 UNAVAILABLE, and every answer not yet begun closes its
+        // connection after it.
+        draining = true;
+        for (const res of inFlight) res.shouldKeepAlive = false;
         stopSweeping();
         stopPurging();
-        // Completing the streams ends SSE responses and graphql-ws subscriptions cleanly.
+        // Completing the streams ends SSE responses, graphql-ws subscriptions and waiting asks.
         services.tailer.close();
         const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
-        while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        for (;;) {
+          while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+          // One more turn of the event loop reads requests that have already arrived.
+          await new Promise((r) => setImmediate(r));
+          if (inFlight.size === 0 || Date.now() >= deadline) break;
+        }
+        server.close();
         for (const res of inFlight) res.destroy();
         for (const socket of wss.clients) socket.close(1001, "server shutting down");
         await ws.dispose();

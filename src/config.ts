@@ -41,6 +41,11 @@ const schema = z.object({
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   // How long a shutdown waits for in-flight requests before closing anyway.
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // How long a client may take to send a request's headers, and the whole request (headers
+  // and body), before it is answered 408: a client sending slowly cannot hold a socket.
+  // Answers are not bounded: SSE streams and waiting calls (ask) run as long as they need.
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   // How long a valid token is remembered without asking the database; a token revoked on
   // another instance still works there for at most this long (0: ask every time).
   TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
@@ -77,5 +82,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const c = result.data;
+  // Node refuses to start a server otherwise.
+  if (c.HEADERS_TIMEOUT_MS > c.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError([`HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${c.REQUEST_TIMEOUT_MS}): the headers are part of the request`]);
+  }
   return { ...c, database: c.DATABASE_URL.startsWith("file:") ? "sqlite" : "postgres" };
 }

@@ -3,6 +3,8 @@
 // process: exit 0, subscriptions ended cleanly, no answered write lost, no half answer).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -450,4 +452,90 @@ describe("graceful shutdown", () => {
       await exitOf(again);
     }
   });
+  it("answers every request in flight at SIGTERM, and one sent after it on a kept-alive connection 503 UNAVAILABLE with Connection: close", async () => {
+    const running = await startMain({ DATABASE_URL: `file:${join(dir, "in-flight.db")}`, LOG_LEVEL: "info", SHUTDOWN_TIMEOUT_MS: "60000", REQUEST_TIMEOUT_MS: "60000" });
+    const server = { url: running.url, wsUrl: running.wsUrl } as TestServer;
+    const lead = await registerAgent(server, "lead");
+    const asked = await registerAgent(server, "asked");
+    const teamId = await createTeam(lead, "in flight", [[asked, "worker"]]);
+    const CREATE = `mutation($t: ID!, $title: String!) { createTask(teamId: $t, input: { title: $title }) { title } }`;
+
+    // A kept-alive connection, idle when the shutdown begins (used below).
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    const onKeptAlive = () =>
+      new Promise<{ reused: boolean; status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+        const req = request(running.url, { method: "POST", agent: keepAlive, headers: { "content-type": "application/json", authorization: `Bearer ${lead.token}` } }, (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => resolve({ reused: req.reusedSocket, status: res.statusCode!, connection: res.headers.connection, body }));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify({ query: `{ me { name } }` }));
+      });
+
+    // A request whose body is still on its way: in flight until we send the rest, so the
+    // shutdown waits for it.
+    const body = JSON.stringify({ query: CREATE, variables: { t: teamId, title: "sent slowly" } });
+    const slow = connect(Number(new URL(running.url).port), "127.0.0.1");
+    let slowAnswer = "";
+    slow.setEncoding("utf8").on("data", (chunk: string) => (slowAnswer += chunk));
+    const slowClosed = new Promise((resolve) => slow.once("close", resolve));
+    slow.write(`POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer ${lead.token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`);
+
+    /** Every answer as status and body; a connection error as its text. */
+    const answer = (query: string, variables: Record<string, unknown>) =>
+      fetch(running.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/graphql-response+json", authorization: `Bearer ${lead.token}` },
+        body: JSON.stringify({ query, variables }),
+      }).then(
+        async (res) => ({ status: res.status, result: JSON.parse(await res.text()) as GqlResult }),
+        (error: unknown) => ({ status: 0, result: { errors: [{ message: String((error as { cause?: unknown }).cause ?? error) }] } as GqlResult }),
+      );
+    // Ten asks waiting for replies (in flight once they reached the asked agent's inbox) …
+    const asks = Array.from({ length: 10 }, (_, i) => answer(`mutation($q: String!) { ask(to: ["asked"], question: $q, timeoutSeconds: 5) { timedOut } }`, { q: `question ${i}` }));
+    for (let deadline = Date.now() + 30_000; ; ) {
+      const unread = (await asked.ok(`{ unreadCount }`)).unreadCount as number;
+      if (unread === 10) break;
+      if (Date.now() > deadline) throw new Error(`only ${unread} asks arrived`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The kept-alive connection is used just before the signal (a client drops an idle one
+    // after the server's Keep-Alive hint, 5 s, less one).
+    expect(await onKeptAlive()).toMatchObject({ reused: false, status: 200, connection: "keep-alive" });
+    // … and ten writes sent with the signal.
+    const writes = Array.from({ length: 10 }, (_, i) => answer(CREATE, { t: teamId, title: `write ${i}` }));
+    running.child.kill("SIGTERM");
+    for (let deadline = Date.now() + 30_000; !/shutting down/.test(running.stdout()); ) {
+      if (Date.now() > deadline) throw new Error(`no shutdown line\n${running.stdout()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    // After the shutdown began, the kept-alive connection still answers: 503, and closes.
+    const late = await onKeptAlive();
+    expect(late).toMatchObject({ reused: true, status: 503, connection: "close" });
+    expect(JSON.parse(late.body)).toMatchObject({ errors: [{ extensions: { code: "UNAVAILABLE" } }] });
+    expect(JSON.parse(late.body).errors[0].message).toMatch(/shutting down/);
+    // A WebSocket handshake is refused with 503 too.
+    const refusedSocket = new WebSocket(running.wsUrl, "graphql-transport-ws");
+    refusedSocket.on("error", () => {});
+    expect(await new Promise((resolve) => refusedSocket.once("unexpected-response", (_req, res) => resolve(res.statusCode)))).toBe(503);
+
+    // Every request got a whole answer: its result, or (a write that came after the
+    // signal, an ask cut short) UNAVAILABLE. Never a reset.
+    const unavailable = (a: { status: number; result: GqlResult }) => a.status === 503 && a.result.errors?.[0]?.extensions?.code === "UNAVAILABLE";
+    for (const a of await Promise.all(asks)) expect(a.status === 200 ? a.result.data?.ask?.timedOut === true : unavailable(a), JSON.stringify(a)).toBe(true);
+    for (const a of await Promise.all(writes)) expect(a.status === 200 ? a.result.data?.createTask != null : unavailable(a), JSON.stringify(a)).toBe(true);
+
+    // The request in flight is answered in full once its body arrives, and closes its connection.
+    slow.write(body.slice(20));
+    await slowClosed;
+    expect(slowAnswer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(slowAnswer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(slowAnswer).toContain(`{"data":{"createTask":{"title":"sent slowly"}}}`);
+
+    expect(await exitOf(running)).toEqual({ code: 0, signal: null });
+    keepAlive.destroy();
+  });
 });
+
