@@ -143,8 +143,9 @@ describe("teamEvents", () => {
     for (const transport of ["ws", "sse"] as const) {
       const live = lead.subscribe(transport, TEAM_EVENTS, { t: teamId });
       const filtered = lead.subscribe(transport, TEAM_EVENTS, { t: teamId, after: 0, kinds: ["team.updated"] });
-      // Both are registered with the tailer before anything is written.
-      await expect.poll(() => server.app.services.tailer.stats().listeners).toBe(2);
+      // Both are registered with the tailer before anything is written (beside them, the
+      // watch that ends streams whose token is revoked).
+      await expect.poll(() => server.app.services.tailer.stats().listeners).toBe(3);
       await lead.ok(UPDATE, { t: teamId, d: `first via ${transport}` });
       const first = (await live.next()).data.teamEvents;
       expect(first).toMatchObject({ kind: "team.updated", actor: { name: "live-lead" }, payload: { description: `first via ${transport}` } });
