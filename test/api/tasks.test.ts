@@ -140,7 +140,8 @@ describe("dependencies", () => {
     // A link along the chain's direction is fine.
     const fine = await lead.ok(LINK, { id: last.id, b: first.id });
     expect(fine.addTaskDependency.readiness.state).toBe("BLOCKED");
-  });
+    // 134 requests of 15 tasks: minutes on a loaded machine; only a safety net.
+  }, 300_000);
 });
 
 describe("reading the board", () => {
