@@ -3,7 +3,7 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Agent, AgentToken } from "../../generated/prisma/client.js";
-import type { Database } from "../../infra/db.js";
+import type { Database, PrismaClient, Tx } from "../../infra/db.js";
 import { CONTROL_CHARS, parseInput } from "../../validation.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import type { JournalService } from "../journal/journal.service.js";
@@ -154,6 +154,14 @@ export class AgentService {
 
   tokens(agentId: string): Promise<AgentToken[]> {
     return this.db.reader.agentToken.findMany({ where: { agentId }, orderBy: { createdAt: "asc" } });
+  }
+
+  /** Agents' names by ID (IDs of no agent are left out); every module reads names here. */
+  async namesByIds(ids: readonly (string | null)[], tx: Tx | PrismaClient = this.db.reader): Promise<Map<string, string>> {
+    const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
+    if (wanted.length === 0) return new Map();
+    const rows = await tx.agent.findMany({ where: { id: { in: wanted } }, select: { id: true, name: true } });
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   async byName(name: string): Promise<Agent> {

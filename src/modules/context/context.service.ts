@@ -95,7 +95,7 @@ export class ContextService {
       const rows: Prisma.WriteRuleCreateManyInput[] = [];
       for (const rule of parsed) {
         if ((rule.role == null) === (rule.agentName == null)) throw new BadInputError("rules", "each rule names a role or an agentName (one of them)");
-        const agentId = rule.agentName == null ? null : await this.memberId(tx, teamId, rule.agentName);
+        const agentId = rule.agentName == null ? null : await this.teams.memberIdByName(tx, teamId, rule.agentName, "rules");
         for (const pattern of rule.patterns) rows.push({ teamId, role: rule.role ?? null, agentId, pattern, createdById: viewer.id });
       }
       await tx.writeRule.deleteMany({ where: { teamId } });
@@ -245,17 +245,11 @@ export class ContextService {
     if (scope.scopeType !== "team") return;
     const rules = await tx.writeRule.findMany({ where: { teamId: scope.scopeId } });
     if (rules.length === 0) return;
-    const member = await tx.teamMember.findUniqueOrThrow({ where: { teamId_agentId: { teamId: scope.scopeId, agentId: viewer.id } }, select: { role: true } });
+    const role = await this.teams.roleOf(tx, scope.scopeId, viewer.id);
     const named = await tx.agent.findMany({ where: { id: { in: rules.flatMap((r) => (r.agentId ? [r.agentId] : [])) } }, select: { id: true, name: true } });
     const views = rules.map((r) => ({ ...r, agentName: named.find((a) => a.id === r.agentId)?.name ?? null }));
-    const refusal = writeRefusal(views, key, { id: viewer.id, name: viewer.name, role: member.role });
+    const refusal = writeRefusal(views, key, { id: viewer.id, name: viewer.name, role: role ?? "" });
     if (refusal) throw new ForbiddenError(refusal, { key });
-  }
-
-  private async memberId(tx: Tx, teamId: string, name: string): Promise<string> {
-    const member = await tx.teamMember.findFirst({ where: { teamId, agent: { name } }, select: { agentId: true } });
-    if (!member) throw new BadInputError("rules", `${name} is not a member of this team`);
-    return member.agentId;
   }
 
   private event(viewer: Viewer, scope: Scope, entry: ContextEntry, kind: string, extra: Prisma.InputJsonObject = {}) {

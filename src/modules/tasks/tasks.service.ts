@@ -282,7 +282,7 @@ export class TaskService {
     return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.task.findUnique({ where: { id } }), async (w) => {
       const { tx } = w;
       await this.teams.requireVisible(tx, viewer, teamId);
-      const assigneeId = await this.memberId(tx, teamId, input.assignee, "assignee");
+      const assigneeId = await this.teams.memberIdByName(tx, teamId, input.assignee, "assignee");
       if (input.milestoneId != null) await this.requireMilestone(tx, teamId, input.milestoneId);
       const blockers = await this.sameTeamTasks(tx, teamId, input.blockedBy ?? [], "blockedBy");
       // First write of the transaction: serializes this team's board on PostgreSQL.
@@ -346,7 +346,7 @@ export class TaskService {
         set("priority", input.priority, false);
         data.priorityRank = priorityRank(input.priority);
       }
-      if (input.assignee !== undefined) set("assigneeId", await this.memberId(tx, before.teamId, input.assignee, "assignee"));
+      if (input.assignee !== undefined) set("assigneeId", await this.teams.memberIdByName(tx, before.teamId, input.assignee, "assignee"));
       const status = input.status ?? before.status;
       if (status !== before.status) {
         set("status", status, false);
@@ -452,7 +452,7 @@ export class TaskService {
     return this.journal.write(async (w) => {
       const { tx } = w;
       const task = await this.visibleInTx(tx, viewer, taskId);
-      const agentId = (await this.memberId(tx, task.teamId, input.agentName, "agentName"))!;
+      const agentId = (await this.teams.memberIdByName(tx, task.teamId, input.agentName, "agentName"))!;
       const assignment = await tx.taskRoleAssignment.upsert({
         where: { taskId_agentId_role: { taskId, agentId, role } },
         create: { taskId, agentId, role, instructions: instructions ?? null, assignedById: viewer.id },
@@ -543,14 +543,6 @@ export class TaskService {
     });
     const tasks = await tx.task.findMany({ where: { id: { in: recent.map((r) => r.subjectId) } }, select: { verification: true, title: true } });
     return verificationNudge(recent.length < NUDGE_AFTER ? [] : tasks);
-  }
-
-  /** The agent ID of a team member named `name` (null clears); BAD_USER_INPUT otherwise. */
-  private async memberId(tx: Tx, teamId: string, name: string | null | undefined, field: string): Promise<string | null> {
-    if (name == null) return null;
-    const member = await tx.teamMember.findFirst({ where: { teamId, agent: { name } }, select: { agentId: true } });
-    if (!member) throw new BadInputError(field, `${name} is not a member of this team`);
-    return member.agentId;
   }
 
   /** Tasks by ID that must be in `teamId`. */

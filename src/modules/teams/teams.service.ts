@@ -1,7 +1,7 @@
 // Teams and membership. A team's data exists only for its members: every read goes
 // through `visibleTo`, and for anyone else a team reads exactly like an unknown ID.
 import { z } from "zod";
-import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
+import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Prisma, Team, TeamMember } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, parseInput, shortName } from "../../validation.js";
@@ -49,6 +49,23 @@ export class TeamService {
   async membersAmong(tx: Tx, teamId: string, agentIds: string[]): Promise<Set<string>> {
     const rows = await tx.teamMember.findMany({ where: { teamId, agentId: { in: agentIds } }, select: { agentId: true } });
     return new Set(rows.map((r) => r.agentId));
+  }
+
+  /**
+   * The agent ID of the team's member named `name` (null clears); BAD_USER_INPUT naming
+   * `field` when no member has that name. Every module resolves a member by name here.
+   */
+  async memberIdByName(tx: Tx, teamId: string, name: string | null | undefined, field: string): Promise<string | null> {
+    if (name == null) return null;
+    const member = await tx.teamMember.findFirst({ where: { teamId, agent: { name } }, select: { agentId: true } });
+    if (!member) throw new BadInputError(field, `${name} is not a member of this team`);
+    return member.agentId;
+  }
+
+  /** The agent's role in the team, or null when it is not a member. */
+  async roleOf(tx: Tx, teamId: string, agentId: string): Promise<string | null> {
+    const member = await tx.teamMember.findUnique({ where: { teamId_agentId: { teamId, agentId } }, select: { role: true } });
+    return member?.role ?? null;
   }
 
   async isMember(agentId: string, teamId: string): Promise<boolean> {
