@@ -129,6 +129,15 @@ export class JournalStream implements AsyncIterableIterator<JournalRow> {
     this.overflow();
   }
 
+  /** Emitted rows already waiting to be pulled, taken at once (none to wait for). */
+  takeReady(): JournalRow[] {
+    const rows = this.ready ?? [];
+    this.ready = null;
+    const last = rows.at(-1);
+    if (last) this.taken = last.id;
+    return rows;
+  }
+
   /** Ends the stream with `error` (for example: the subscriber's token was revoked). */
   cutOff(error: unknown): void {
     this.finish(error);

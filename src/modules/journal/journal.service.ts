@@ -24,14 +24,19 @@ export interface JournalWrite {
   append(...entries: JournalEntry[]): Promise<JournalRow[]>;
 }
 
-/** Which rows a reader may see: a team's, or those addressed to one agent. */
-export type JournalScope = { teamId: string } | { recipientId: string };
+/**
+ * Which rows a reader may see: a team's, those addressed to one agent, or the rows of any
+ * of several such scopes (in one cursor order, so one stream reads them without a merge).
+ */
+export type JournalScope = { teamId: string } | { recipientId: string } | { anyOf: readonly ({ teamId: string } | { recipientId: string })[] };
 
 export function scopeWhere(scope: JournalScope): Prisma.JournalEventWhereInput {
+  if ("anyOf" in scope) return { OR: scope.anyOf.map(scopeWhere) };
   return "teamId" in scope ? { teamId: scope.teamId } : { recipientId: scope.recipientId };
 }
 
 export function inScope(scope: JournalScope, row: JournalRow): boolean {
+  if ("anyOf" in scope) return scope.anyOf.some((s) => inScope(s, row));
   return "teamId" in scope ? row.teamId === scope.teamId : row.recipientId === scope.recipientId;
 }
 
