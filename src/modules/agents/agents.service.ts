@@ -164,6 +164,14 @@ export class AgentService {
     return new Map(rows.map((r) => [r.id, r.name]));
   }
 
+  /** Agents' IDs by name (names of no agent are left out); every module resolves names here. */
+  async idsByNames(names: readonly string[], tx: Tx | PrismaClient = this.db.reader): Promise<Map<string, string>> {
+    const wanted = [...new Set(names)];
+    if (wanted.length === 0) return new Map();
+    const rows = await tx.agent.findMany({ where: { name: { in: wanted } }, select: { id: true, name: true } });
+    return new Map(rows.map((r) => [r.name, r.id]));
+  }
+
   async byName(name: string): Promise<Agent> {
     const agent = AGENT_NAME.test(name) ? await this.db.reader.agent.findUnique({ where: { name } }) : null;
     if (!agent) throw new NotFoundError(`agent "${name}"`);
