@@ -49,7 +49,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const messages = new MessageService(db, journal, tailer, teams, agents, idempotency);
   const tasks = new TaskService(db, journal, teams, messages, idempotency);
   const claims = new ClaimService(db, journal, teams, tasks);
-  const context = new ContextService(db, journal, tailer, teams, tasks);
-  const knowledge = new KnowledgeService(db, journal, teams, idempotency);
+  const context = new ContextService(db, journal, tailer, teams, tasks, agents);
+  const knowledge = new KnowledgeService(db, journal, teams, tasks, agents, idempotency);
   return { db, journal, idempotency, tailer, presence, agents, teams, tasks, claims, messages, context, knowledge };
 }
