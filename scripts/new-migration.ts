@@ -4,7 +4,8 @@
 //   npm run migration:new -- add_tasks
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { diffSchemas, migrationsDir, type Provider } from "../src/infra/migrate.js";
+import { migrationsDir, type Provider } from "../src/infra/migrate.js";
+import { diffSchemas } from "../src/infra/schema-engine.js";
 import { startPostgresCluster } from "../test/helpers/postgres-cluster.js";
 import { derivePostgresSchema, sourcePath } from "./prisma-generate.js";
 

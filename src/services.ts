@@ -46,10 +46,10 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
   const agents = new AgentService(db, journal, tailer, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS, logError("token revocation watch"));
   const teams = new TeamService(db, journal, tailer, agents, idempotency);
-  const messages = new MessageService(db, journal, tailer, teams, idempotency);
+  const messages = new MessageService(db, journal, tailer, teams, agents, idempotency);
   const tasks = new TaskService(db, journal, teams, messages, idempotency);
   const claims = new ClaimService(db, journal, teams, tasks);
-  const context = new ContextService(db, journal, tailer, teams, tasks);
-  const knowledge = new KnowledgeService(db, journal, teams, idempotency);
+  const context = new ContextService(db, journal, tailer, teams, tasks, agents);
+  const knowledge = new KnowledgeService(db, journal, teams, tasks, agents, idempotency);
   return { db, journal, idempotency, tailer, presence, agents, teams, tasks, claims, messages, context, knowledge };
 }

@@ -122,6 +122,19 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
  * `bind`: 3–5 % of a request's CPU, measured), though Prisma's SQL text repeats. This keeps
  * compiled statements by their SQL and hands the adapter a statement bound to its arguments
  * per call, with just the methods it uses (reader, columns, run, raw().all).
+ *
+ * It leans on the adapter's insides (@prisma/adapter-better-sqlite3 7.10), so on an
+ * upgrade check what it assumes; test/unit/sqlite-statements.test.ts fails when it stops
+ * holding:
+ * - `connect()` resolves to an adapter whose `client` is the better-sqlite3 Database.
+ *   Renamed or made private (`#client`): every connect fails with a TypeError.
+ * - Every query calls `client.prepare(sql)` then `.bind(args)` on the result, and uses only
+ *   `reader`, `columns()`, `run()` and `raw().all()` on the bound statement. A new method
+ *   (`get`, `iterate`, `safeIntegers`, ...): those queries fail with "is not a function".
+ *   `iterate()` would also need a statement per open cursor, which sharing breaks.
+ * - It looks `prepare` up on `client` at each call. Taken once and kept elsewhere: nothing
+ *   fails, statements are compiled anew again (the lost few percent), and the test says so.
+ * If the adapter caches statements itself one day, delete this.
  */
 function keepingStatements<F extends { connect(): Promise<unknown> }>(factory: F): F {
   const connect = factory.connect.bind(factory);

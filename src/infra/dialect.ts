@@ -1,19 +1,7 @@
 // The few places where SQLite and PostgreSQL differ live behind this interface, one
 // small module per database. Nothing else asks which database it is on.
 import { Prisma } from "../generated/prisma/client.js";
-import type { PrismaClient, Tx } from "./db.js";
-
-/** What to search for in a team's knowledge entries; every condition must hold. */
-export interface KnowledgeSearch {
-  teamId: string;
-  /** Plain words (see modules/knowledge/search-text.ts); each must occur, stemmed. */
-  words: string[];
-  /** Entries carrying every one of these tags. */
-  tags: string[];
-  /** Entries by the agent of this name. */
-  authorName: string | null;
-  limit: number;
-}
+import type { Tx } from "./db.js";
 
 export interface Dialect {
   readonly name: "sqlite" | "postgres";
@@ -23,12 +11,6 @@ export interface Dialect {
    * later sees a smaller id appear.
    */
   orderJournalAppends(tx: Tx): Promise<void>;
-  /**
-   * Knowledge entries matching a search, best first: `rank` descending (higher is better;
-   * title matches weigh more than body matches), then newest, then id descending.
-   * Ranks compare only within one database's answers.
-   */
-  searchKnowledge(client: PrismaClient, search: KnowledgeSearch): Promise<{ id: string; rank: number }[]>;
   /**
    * JSON built in SQL, so that rows and their related rows come back from one statement
    * (see modules/tasks/task-relations.ts). Column values keep the database's own JSON form
@@ -52,16 +34,4 @@ export interface Dialect {
   taskIdsLockedInOrder(ids: string[]): Prisma.Sql;
   /** The statement of Database.readVersion: one row of "committed" and "leaseEnd" (see there). */
   readonly readVersionSql: string;
-}
-
-/** The search's team, tag and author conditions on `e` (a KnowledgeEntry), the same SQL on both databases. */
-export function knowledgeFilters(search: KnowledgeSearch): Prisma.Sql {
-  const conditions = [Prisma.sql`e."teamId" = ${search.teamId}`];
-  for (const tag of search.tags) {
-    conditions.push(Prisma.sql`EXISTS (SELECT 1 FROM "KnowledgeTag" t WHERE t."entryId" = e."id" AND t."tag" = ${tag})`);
-  }
-  if (search.authorName !== null) {
-    conditions.push(Prisma.sql`e."authorId" IN (SELECT a."id" FROM "Agent" a WHERE a."name" = ${search.authorName})`);
-  }
-  return Prisma.join(conditions, " AND ");
 }

@@ -1,5 +1,5 @@
 import { Prisma } from "../generated/prisma/client.js";
-import { knowledgeFilters, type Dialect } from "./dialect.js";
+import type { Dialect } from "./dialect.js";
 
 // Any constant works; it names the lock in pg_locks.
 const JOURNAL_LOCK = 7_424_851;
@@ -14,21 +14,6 @@ export const postgresDialect: Dialect = {
   // late as possible in the transaction to keep the serialized part short.
   async orderJournalAppends(tx) {
     await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${JOURNAL_LOCK})`);
-  },
-
-  // plainto_tsquery ANDs the stemmed words and reads no operators, so any text is safe
-  // in it. "searchVector" is the generated column from the context_knowledge migration,
-  // title weighted A and body B; ts_rank scores them 1.0 and 0.4.
-  async searchKnowledge(client, search) {
-    if (!search.words.length) return [];
-    const rows = await client.$queryRaw<{ id: string; rank: number }[]>(Prisma.sql`
-      SELECT e."id" AS "id", ts_rank(e."searchVector", q) AS "rank"
-      FROM "KnowledgeEntry" e, plainto_tsquery('english', ${search.words.join(" ")}) q
-      WHERE e."searchVector" @@ q AND ${knowledgeFilters(search)}
-      ORDER BY "rank" DESC, e."createdAt" DESC, e."id" DESC
-      LIMIT ${search.limit}`);
-    // ts_rank is a real; keep the answer's shape the same as SQLite's whatever the driver returns.
-    return rows.map((r) => ({ id: r.id, rank: Number(r.rank) }));
   },
 
   json: {

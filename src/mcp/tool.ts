@@ -97,11 +97,8 @@ export const scopeArgs = {
 // ---- display --------------------------------------------------------------------------
 
 /** Names of agents by ID, for results that mention authors and senders. */
-export async function agentNames(ctx: ToolContext, ids: Iterable<string | null>): Promise<Map<string, string>> {
-  const wanted = [...new Set([...ids].filter((id): id is string => id !== null))];
-  if (wanted.length === 0) return new Map();
-  const agents = await ctx.services.db.reader.agent.findMany({ where: { id: { in: wanted } }, select: { id: true, name: true } });
-  return new Map(agents.map((a) => [a.id, a.name]));
+export function agentNames(ctx: ToolContext, ids: Iterable<string | null>): Promise<Map<string, string>> {
+  return ctx.services.agents.namesByIds([...ids]);
 }
 
 /** JSON for a result line, cut to `max` characters. */

@@ -1,6 +1,6 @@
 // The migration applier used at start (src/infra/migrate.ts) against Prisma's schema
-// engine, which applied migrations before it: the same schema, the same
-// `_prisma_migrations` rows, and each takes over a database the other migrated.
+// engine (src/infra/schema-engine.ts), which applied migrations before it: the same
+// schema, the same `_prisma_migrations` rows, and each takes over a database the other migrated.
 // Runs on SQLite, and on PostgreSQL with TEST_DB=postgres.
 import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
@@ -11,7 +11,8 @@ import Sqlite from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openDatabase } from "../../src/infra/db.js";
-import { applyMigrations, applyMigrationsWithEngine, migrationNames, migrationsDir, type Provider } from "../../src/infra/migrate.js";
+import { applyMigrations, migrationNames, migrationsDir, type Provider } from "../../src/infra/migrate.js";
+import { applyMigrationsWithEngine } from "../../src/infra/schema-engine.js";
 import { postgresBinDir } from "../helpers/postgres-cluster.js";
 
 const postgresUrl = inject("postgresUrl");

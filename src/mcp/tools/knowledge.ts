@@ -3,7 +3,7 @@ import { z } from "zod";
 import { BadInputError } from "../../errors.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { SEARCH_DEFAULT, SEARCH_MAX } from "../../modules/knowledge/knowledge.service.js";
-import { excerpt, idempotencyKeyArg, limitArg, limitOf, taskIdOf, taskRef, teamArg, teamOf, time, tool, type ToolContext } from "../tool.js";
+import { excerpt, idempotencyKeyArg, limitArg, limitOf, taskIdOf, taskRef, teamArg, teamOf, time, tool } from "../tool.js";
 
 const RECENT_DEFAULT = 20;
 const RECENT_MAX = 100;
@@ -16,13 +16,6 @@ type Entry = Prisma.KnowledgeEntryGetPayload<typeof display>;
 function entryLines(e: Entry): string {
   const tags = e.tags.map((t) => ` #${t.tag}`).join("");
   return `[${e.id}] ${e.title}${tags}, by ${e.author.name} at ${time(e.createdAt)}\n  ${excerpt(e.body, EXCERPT)}`;
-}
-
-/** Entries by ID with their tags and author, in the given order (after a service read them). */
-async function withDisplay(ctx: ToolContext, ids: string[]): Promise<Entry[]> {
-  const rows = await ctx.services.db.reader.knowledgeEntry.findMany({ where: { id: { in: ids } }, ...display });
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 const tags = z.array(z.string()).optional();
@@ -60,9 +53,9 @@ export const knowledgeTools = [
     readOnly: true,
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
-      const hits = await ctx.services.knowledge.search(ctx.viewer, team.id, { text: a.text, tags: a.tags, author: a.author, first: a.limit });
+      const hits = await ctx.services.knowledge.search(ctx.viewer, team.id, { text: a.text, tags: a.tags, author: a.author, first: a.limit }, display);
       if (hits.length === 0) return "Nothing found.";
-      return (await withDisplay(ctx, hits.map((h) => h.entry.id))).map(entryLines).join("\n");
+      return hits.map((h) => entryLines(h.entry as Entry)).join("\n");
     },
   }),
 

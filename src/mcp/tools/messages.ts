@@ -2,7 +2,8 @@
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { IDEMPOTENCY_KEY_HELP } from "../../modules/idempotency/idempotency.service.js";
-import { INTENTS, MESSAGE_PRIORITIES, type AskResult } from "../../modules/messages/messages.service.js";
+import type { AskResult } from "../../modules/messages/ask-and-wait.js";
+import { INTENTS, MESSAGE_PRIORITIES } from "../../modules/messages/message-input.js";
 import { agentNames, idempotencyKeyArg, limitArg, limitOf, teamOf, teamArg, time, tool, type ToolContext } from "../tool.js";
 
 const INBOX_DEFAULT = 20;

@@ -1,5 +1,6 @@
 // Agents: registration, bearer tokens (rotate, revoke), and who a token belongs to.
 import { timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { z } from "zod";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Agent, AgentToken } from "../../generated/prisma/client.js";
@@ -31,16 +32,17 @@ const registerInput = z.object({
   registrationKey: z.string().max(200).nullish(),
 });
 
-/** Most tokens remembered at once; past it the oldest entry goes. */
+/** Most tokens remembered at once; past it the least recently used goes. */
 const TOKEN_CACHE_SIZE = 10_000;
 
 export class AgentService {
   /**
-   * Tokens recently found valid, by hash: every request authenticates, and a statement
-   * each was a quarter of a cheap request's CPU. A token revoked here is forgotten at
-   * once; one revoked on another instance is honoured there within `tokenCacheMs`.
+   * Tokens recently found valid, by hash, each kept `tokenCacheMs` (none when 0): every
+   * request authenticates, and a statement each was a quarter of a cheap request's CPU. A
+   * token revoked here is forgotten at once; one revoked on another instance as soon as
+   * the revocation watch sees it, and at the latest after `tokenCacheMs`.
    */
-  private readonly validTokens = new Map<string, { viewer: Viewer; until: number }>();
+  private readonly validTokens: LRUCache<string, Viewer> | null;
   /** Bumped by every revocation, so a lookup that raced one does not cache its answer. */
   private revocations = 0;
   private readonly revocationWatch: TokenRevocations;
@@ -50,9 +52,10 @@ export class AgentService {
     private readonly journal: JournalService,
     tailer: JournalTailer,
     private readonly registrationKey: string | undefined,
-    private readonly tokenCacheMs: number,
+    tokenCacheMs: number,
     onError: (error: unknown) => void,
   ) {
+    this.validTokens = tokenCacheMs > 0 ? new LRUCache({ max: TOKEN_CACHE_SIZE, ttl: tokenCacheMs }) : null;
     this.revocationWatch = new TokenRevocations(
       tailer,
       async (tokenId) => (await db.reader.agentToken.findUnique({ where: { id: tokenId }, select: { revokedAt: true } }))?.revokedAt !== null,
@@ -95,8 +98,8 @@ export class AgentService {
   async authenticate(token: string): Promise<Viewer | null> {
     if (!looksLikeToken(token)) return null;
     const hash = hashToken(token);
-    const cached = this.validTokens.get(hash);
-    if (cached && cached.until > Date.now()) return cached.viewer;
+    const cached = this.validTokens?.get(hash);
+    if (cached) return cached;
     const revocationsBefore = this.revocations;
     // One statement (Prisma would load the relation in a second).
     const rows = await this.db.reader.$queryRaw<{ tokenId: string; revoked: unknown; id: string; name: string }[]>`
@@ -106,18 +109,16 @@ export class AgentService {
     const row = rows[0];
     if (!row || row.revoked !== null) return null;
     const viewer = { id: row.id, name: row.name, tokenId: row.tokenId };
-    if (this.tokenCacheMs > 0 && revocationsBefore === this.revocations) {
-      this.validTokens.delete(hash);
-      if (this.validTokens.size >= TOKEN_CACHE_SIZE) this.validTokens.delete(this.validTokens.keys().next().value!);
-      this.validTokens.set(hash, { viewer, until: Date.now() + this.tokenCacheMs });
-    }
+    if (revocationsBefore === this.revocations) this.validTokens?.set(hash, viewer);
     return viewer;
   }
 
   /** Forgets a revoked token (called once its revocation committed). */
   private forgetToken(tokenId: string): void {
     this.revocations++;
-    for (const [hash, entry] of this.validTokens) if (entry.viewer.tokenId === tokenId) this.validTokens.delete(hash);
+    if (!this.validTokens) return;
+    const hashes = [...this.validTokens.entries()].flatMap(([hash, viewer]) => (viewer.tokenId === tokenId ? [hash] : []));
+    for (const hash of hashes) this.validTokens.delete(hash);
   }
 
   /** Issues a new token and revokes the one the caller used. */
@@ -162,6 +163,14 @@ export class AgentService {
     if (wanted.length === 0) return new Map();
     const rows = await tx.agent.findMany({ where: { id: { in: wanted } }, select: { id: true, name: true } });
     return new Map(rows.map((r) => [r.id, r.name]));
+  }
+
+  /** Agents' IDs by name (names of no agent are left out); every module resolves names here. */
+  async idsByNames(names: readonly string[], tx: Tx | PrismaClient = this.db.reader): Promise<Map<string, string>> {
+    const wanted = [...new Set(names)];
+    if (wanted.length === 0) return new Map();
+    const rows = await tx.agent.findMany({ where: { name: { in: wanted } }, select: { id: true, name: true } });
+    return new Map(rows.map((r) => [r.name, r.id]));
   }
 
   async byName(name: string): Promise<Agent> {

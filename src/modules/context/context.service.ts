@@ -7,7 +7,7 @@ import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from "../
 import { Prisma, type ContextEntry, type ContextVersion, type WriteRule } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { jsonValue, parseInput, shortName } from "../../validation.js";
-import { isUniqueViolation, type Viewer } from "../agents/agents.service.js";
+import { isUniqueViolation, type AgentService, type Viewer } from "../agents/agents.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
 import type { JournalRow, JournalService } from "../journal/journal.service.js";
@@ -49,8 +49,8 @@ export class ContextService {
     private readonly tailer: JournalTailer,
     private readonly teams: TeamService,
     private readonly tasks: TaskService,
+    private readonly agents: AgentService,
   ) {}
-
 
   // ---- writes --------------------------------------------------------------------
 
@@ -246,8 +246,8 @@ export class ContextService {
     const rules = await tx.writeRule.findMany({ where: { teamId: scope.scopeId } });
     if (rules.length === 0) return;
     const role = await this.teams.roleOf(tx, scope.scopeId, viewer.id);
-    const named = await tx.agent.findMany({ where: { id: { in: rules.flatMap((r) => (r.agentId ? [r.agentId] : [])) } }, select: { id: true, name: true } });
-    const views = rules.map((r) => ({ ...r, agentName: named.find((a) => a.id === r.agentId)?.name ?? null }));
+    const names = await this.agents.namesByIds(rules.map((r) => r.agentId), tx);
+    const views = rules.map((r) => ({ ...r, agentName: r.agentId === null ? null : (names.get(r.agentId) ?? null) }));
     const refusal = writeRefusal(views, key, { id: viewer.id, name: viewer.name, role: role ?? "" });
     if (refusal) throw new ForbiddenError(refusal, { key });
   }

@@ -3,15 +3,19 @@
 // through the database's own full-text index) and listed newest first. Every write
 // appends a row to the team's journal in the same transaction.
 import { z } from "zod";
-import { BadInputError, ForbiddenError, NotFoundError } from "../../errors.js";
+import { ForbiddenError, NotFoundError } from "../../errors.js";
 import type { KnowledgeEntry, Prisma } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, parseInput } from "../../validation.js";
-import type { Viewer } from "../agents/agents.service.js";
+import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalService } from "../journal/journal.service.js";
+import type { TaskService } from "../tasks/tasks.service.js";
 import { TeamService } from "../teams/teams.service.js";
+import type { SearchKnowledge } from "./knowledge-search.js";
+import { postgresKnowledgeSearch } from "./postgres-knowledge-search.js";
 import { searchWords } from "./search-text.js";
+import { sqliteKnowledgeSearch } from "./sqlite-knowledge-search.js";
 
 export const TITLE_MAX = 300;
 export const BODY_MAX = 100_000;
@@ -66,13 +70,22 @@ export interface KnowledgeHit {
 
 const NEWEST_FIRST: Prisma.KnowledgeEntryOrderByWithRelationInput[] = [{ createdAt: "desc" }, { id: "desc" }];
 
+/** Full-text search differs by database; each has its own file. */
+const SEARCH: Record<Database["dialect"]["name"], SearchKnowledge> = { sqlite: sqliteKnowledgeSearch, postgres: postgresKnowledgeSearch };
+
 export class KnowledgeService {
+  private readonly searchKnowledge: SearchKnowledge;
+
   constructor(
     private readonly db: Database,
     private readonly journal: JournalService,
     private readonly teams: TeamService,
+    private readonly tasks: TaskService,
+    private readonly agents: AgentService,
     private readonly idempotency: IdempotencyService,
-  ) {}
+  ) {
+    this.searchKnowledge = SEARCH[db.dialect.name];
+  }
 
   /** The filter every read goes through: entries of the viewer's teams. */
   static visibleTo(agentId: string): Prisma.KnowledgeEntryWhereInput {
@@ -86,7 +99,7 @@ export class KnowledgeService {
     const request = { operation: "addKnowledge", args: { teamId, ...input } };
     return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.knowledgeEntry.findUnique({ where: { id } }), async ({ tx, append }) => {
       await this.teams.requireVisible(tx, viewer, teamId);
-      if (input.taskId != null) await this.requireTaskOf(tx, teamId, input.taskId);
+      if (input.taskId != null) await this.tasks.requireInTeam(tx, teamId, input.taskId);
       const entry = await tx.knowledgeEntry.create({
         data: {
           teamId,
@@ -119,7 +132,7 @@ export class KnowledgeService {
     return this.journal.write(async ({ tx, append }) => {
       const entry = await this.visibleInTx(tx, viewer, entryId);
       if (entry.authorId !== viewer.id) throw new ForbiddenError("only the entry's author may change it");
-      if (changes.taskId != null) await this.requireTaskOf(tx, entry.teamId, changes.taskId);
+      if (changes.taskId != null) await this.tasks.requireInTeam(tx, entry.teamId, changes.taskId);
       if (changes.tags != null) {
         await tx.knowledgeTag.deleteMany({ where: { entryId } });
         if (changes.tags.length) await tx.knowledgeTag.createMany({ data: changes.tags.map((t) => ({ entryId, tag: t })) });
@@ -177,27 +190,30 @@ export class KnowledgeService {
     if (filter.since != null) and.push({ createdAt: { gte: filter.since } });
     if (filter.until != null) and.push({ createdAt: { lt: filter.until } });
     for (const t of filter.tags ?? []) and.push({ tags: { some: { tag: t } } });
-    if (filter.author != null) and.push({ author: { name: filter.author } });
+    if (filter.author != null) and.push({ authorId: { in: await this.authorIds(filter.author) } });
     return this.db.reader.knowledgeEntry.findMany({ orderBy: NEWEST_FIRST, ...query, where: { AND: and } });
   }
 
   /**
    * Entries matching every word of `text` (stemmed), best first. Any text is accepted:
-   * it is reduced to plain words, and text without words finds nothing.
+   * it is reduced to plain words, and text without words finds nothing. `query` selects
+   * what each entry is read with.
    */
-  async search(viewer: Viewer, teamId: string, raw: KnowledgeSearchInput): Promise<KnowledgeHit[]> {
+  async search<Q extends Omit<Prisma.KnowledgeEntryFindManyArgs, "where">>(viewer: Viewer, teamId: string, raw: KnowledgeSearchInput, query?: Q): Promise<KnowledgeHit[]> {
     const input = parseInput(searchInput, raw);
     await this.teams.get(viewer, teamId);
     const words = searchWords(input.text);
     if (!words.length) return [];
-    const ranked = await this.db.dialect.searchKnowledge(this.db.reader, {
+    const authorIds = input.author == null ? null : await this.authorIds(input.author);
+    if (authorIds?.length === 0) return [];
+    const ranked = await this.searchKnowledge(this.db.reader, {
       teamId,
       words,
       tags: input.tags ?? [],
-      authorName: input.author ?? null,
+      authorId: authorIds?.[0] ?? null,
       limit: input.first ?? SEARCH_DEFAULT,
     });
-    const entries = await this.db.reader.knowledgeEntry.findMany({ where: { id: { in: ranked.map((r) => r.id) }, teamId } });
+    const entries = await this.db.reader.knowledgeEntry.findMany({ ...query, where: { id: { in: ranked.map((r) => r.id) }, teamId } });
     const byId = new Map(entries.map((e) => [e.id, e]));
     // An entry deleted between the two reads is left out.
     return ranked.flatMap((r) => {
@@ -214,8 +230,9 @@ export class KnowledgeService {
     return entry;
   }
 
-  /** Findings link to a task of their own team only. */
-  private async requireTaskOf(tx: Tx, teamId: string, taskId: string): Promise<void> {
-    if (!(await tx.task.count({ where: { id: taskId, teamId } }))) throw new BadInputError("taskId", "must be a task of the same team");
+  /** The ID of the agent named `author`, as a list: empty when no agent has that name. */
+  private async authorIds(author: string): Promise<string[]> {
+    const id = (await this.agents.idsByNames([author])).get(author);
+    return id === undefined ? [] : [id];
   }
 }

@@ -4,7 +4,9 @@ import { requireViewer, rowForSelection, type Context } from "../../graphql/cont
 import { liveEvents } from "../../graphql/live.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
-import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES, type AskResult, type InboxFilter } from "./messages.service.js";
+import type { AskResult } from "./ask-and-wait.js";
+import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES } from "./message-input.js";
+import type { InboxFilter } from "./messages.service.js";
 
 const enumOf = <T extends string>(name: string, values: readonly T[], description?: string) =>
   builder.enumType(name, {

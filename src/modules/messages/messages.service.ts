@@ -1,73 +1,38 @@
-// Messaging: direct messages, team broadcasts, topics, notices, threads, the inbox and
-// ask-and-wait. Recipients are fixed when a message is sent: one delivery per
-// recipient (its read state) and one journal row per delivery, addressed to the
-// recipient, in the same transaction. Every live path reads those rows.
-import { z } from "zod";
-import { AppError, BadInputError, NotFoundError, UnavailableError } from "../../errors.js";
+// Messaging: direct messages, team broadcasts, topics, notices, threads and the inbox.
+// How a message is written is in message-delivery.ts, ask-and-wait in ask-and-wait.ts.
+import { BadInputError, NotFoundError } from "../../errors.js";
 import type { Message, MessageDelivery, Prisma, TopicFollow } from "../../generated/prisma/client.js";
-import type { Database, Tx } from "../../infra/db.js";
-import { boundedText, jsonObject, parseInput } from "../../validation.js";
-import type { Viewer } from "../agents/agents.service.js";
+import type { Database } from "../../infra/db.js";
+import { parseInput } from "../../validation.js";
+import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import { streamJournal } from "../journal/journal-stream.js";
-import type { JournalEntry, JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
+import type { JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
-import { TOPIC, TOPIC_MAX, TOPIC_PATTERN, topicMatches } from "./topic-pattern.js";
-
-export const INTENTS = ["ask", "inform", "delegate", "escalate", "reply", "notice"] as const;
-export const MESSAGE_PRIORITIES = ["low", "normal", "high", "critical"] as const;
-export const MESSAGE_KINDS = ["direct", "broadcast", "topic", "notice"] as const;
-export type Intent = (typeof INTENTS)[number];
-export const BODY_MAX = 20_000;
-export const PAYLOAD_MAX = 65_536;
-export const ASK_TIMEOUT = { min: 1, max: 300 } as const;
-const MAX_RECIPIENTS = 100;
-
-const content = {
-  body: boundedText(BODY_MAX).pipe(z.string().trim().min(1, "must not be empty")),
-  intent: z.enum(INTENTS).refine((i) => i !== "notice", "notice is for messages from the server").nullish(),
-  priority: z.enum(MESSAGE_PRIORITIES).nullish(),
-  payload: jsonObject(PAYLOAD_MAX).nullish(),
-  replyToId: z.string().max(64).nullish(),
-};
-const directInput = z.object({ ...content, to: z.array(z.string().max(64)).min(1, "name at least one agent").max(MAX_RECIPIENTS) });
-const teamInput = z.object(content);
-const topicInput = z.object({ ...content, topic: z.string().max(TOPIC_MAX).regex(TOPIC, "a dotted name such as research.complete (letters, digits, '_' or '-' between dots)") });
-const askInput = z.object({
-  to: z.array(z.string().max(64)).min(1, "name at least one agent").max(MAX_RECIPIENTS),
-  question: content.body,
-  timeoutSeconds: z
-    .number()
-    .int()
-    .min(ASK_TIMEOUT.min, `must be between ${ASK_TIMEOUT.min} and ${ASK_TIMEOUT.max}`)
-    .max(ASK_TIMEOUT.max, `must be between ${ASK_TIMEOUT.min} and ${ASK_TIMEOUT.max}`),
-  priority: content.priority,
-  payload: content.payload,
-});
-const awaitRepliesInput = z.object({
-  questionId: z.string().max(64),
-  // 0 looks without waiting.
-  timeoutSeconds: z
-    .number()
-    .int()
-    .min(0, `must be between 0 and ${ASK_TIMEOUT.max}`)
-    .max(ASK_TIMEOUT.max, `must be between 0 and ${ASK_TIMEOUT.max}`),
-});
-const patternInput = z.object({ pattern: z.string().max(TOPIC_MAX).regex(TOPIC_PATTERN, "segments split on '.', each a name, '*' (one segment) or '#' (any number)") });
-
-export type DirectInput = z.input<typeof directInput>;
-export type TeamMessageInput = z.input<typeof teamInput>;
-export type TopicInput = z.input<typeof topicInput>;
-export type AskInput = z.input<typeof askInput>;
-export type AwaitRepliesInput = z.input<typeof awaitRepliesInput>;
+import { AskAndWait, type AskResult } from "./ask-and-wait.js";
+import { deliver, loadMessage, recipientsByName, replyTarget, visibleTo, written } from "./message-delivery.js";
+import {
+  directInput,
+  patternInput,
+  teamInput,
+  topicInput,
+  type AskInput,
+  type AwaitRepliesInput,
+  type DirectInput,
+  type Intent,
+  type MessageKind,
+  type TeamMessageInput,
+  type TopicInput,
+} from "./message-input.js";
+import { topicMatches } from "./topic-pattern.js";
 
 export interface InboxFilter {
   unread?: boolean | null;
   from?: string | null;
   intent?: Intent | null;
   teamId?: string | null;
-  kind?: (typeof MESSAGE_KINDS)[number] | null;
+  kind?: MessageKind | null;
 }
 
 /** A notice from the server to one agent (task assigned, work unblocked, ...). */
@@ -81,63 +46,19 @@ export interface Notice {
   payload: Prisma.InputJsonObject;
 }
 
-export interface AskResult {
-  question: Message;
-  replies: Message[];
-  /** Asked agents who did not answer in time. */
-  unanswered: { id: string; name: string }[];
-  timedOut: boolean;
-}
-
-/** An ask whose wait the server could not finish: the question was sent. */
-const interrupted = (questionId: string) =>
-  new UnavailableError(
-    `the server stopped waiting before every reply came (it is shutting down, or its database is unreachable); your question ${questionId} was sent: wait for its replies with awaitReplies (MCP: await_replies) and this questionId, on any instance, rather than asking again`,
-    { questionId },
-  );
-
-interface Draft {
-  kind: (typeof MESSAGE_KINDS)[number];
-  teamId: string | null;
-  senderId: string | null;
-  /** Who caused it, for the journal (the sender, or for a notice the acting agent). */
-  actorId?: string | null;
-  topic?: string | null;
-  intent: Intent;
-  priority?: string | null;
-  body: string;
-  payload?: Prisma.InputJsonObject | null;
-  replyTo?: Message | null;
-  deadline?: Date | null;
-  /** Journal kind of each delivery row. */
-  deliveryKind: string;
-  extraPayload?: Prisma.InputJsonObject;
-}
-
-/** A message by ID, for the repeat of a keyed send (it was the sender's). */
-const loadMessage = (tx: Tx, id: string) => tx.message.findUnique({ where: { id } });
-
-/** The parts of a draft that come from what an agent wrote. */
-function written(viewer: Viewer, input: z.output<typeof teamInput>, replyTo: Message | null, defaultIntent: Intent) {
-  return {
-    senderId: viewer.id,
-    intent: input.intent ?? (replyTo ? "reply" : defaultIntent),
-    priority: input.priority,
-    body: input.body,
-    payload: input.payload as Prisma.InputJsonObject | null,
-    replyTo,
-    deliveryKind: "message.received",
-  };
-}
-
 export class MessageService {
+  private readonly asks: AskAndWait;
+
   constructor(
     private readonly db: Database,
     private readonly journal: JournalService,
     private readonly tailer: JournalTailer,
     private readonly teams: TeamService,
+    private readonly agents: AgentService,
     private readonly idempotency: IdempotencyService,
-  ) {}
+  ) {
+    this.asks = new AskAndWait(db, tailer, teams, agents, idempotency);
+  }
 
   // ---- sending -----------------------------------------------------------------
 
@@ -145,9 +66,9 @@ export class MessageService {
   async sendDirect(viewer: Viewer, raw: DirectInput, idempotencyKey?: string | null): Promise<Message> {
     const input = parseInput(directInput, raw);
     return this.idempotency.write(viewer, idempotencyKey, { operation: "sendMessage", args: input }, loadMessage, async (w) => {
-      const recipients = await this.reachable(w.tx, viewer, input.to);
-      const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
-      return this.deliver(w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
+      const recipients = await recipientsByName(this.teams, w.tx, viewer, input.to);
+      const replyTo = await replyTarget(w.tx, viewer, input.replyToId);
+      return deliver(w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -156,9 +77,9 @@ export class MessageService {
     const input = parseInput(teamInput, raw);
     return this.idempotency.write(viewer, idempotencyKey, { operation: "broadcast", args: { teamId, ...input } }, loadMessage, async (w) => {
       await this.teams.requireVisible(w.tx, viewer, teamId);
-      const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
-      const members = await w.tx.teamMember.findMany({ where: { teamId, agentId: { not: viewer.id } }, select: { agentId: true } });
-      return this.deliver(w, members.map((m) => m.agentId), { kind: "broadcast", teamId, ...written(viewer, input, replyTo, "inform") });
+      const replyTo = await replyTarget(w.tx, viewer, input.replyToId);
+      const members = await this.teams.memberIds(w.tx, teamId, { except: viewer.id });
+      return deliver(w, members, { kind: "broadcast", teamId, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -167,13 +88,13 @@ export class MessageService {
     const input = parseInput(topicInput, raw);
     return this.idempotency.write(viewer, idempotencyKey, { operation: "publish", args: { teamId, ...input } }, loadMessage, async (w) => {
       await this.teams.requireVisible(w.tx, viewer, teamId);
-      const replyTo = await this.replyTarget(w.tx, viewer, input.replyToId);
-      const follows = await w.tx.topicFollow.findMany({
-        where: { teamId, agentId: { not: viewer.id }, agent: { memberships: { some: { teamId } } } },
-        select: { agentId: true, pattern: true },
-      });
-      const followers = [...new Set(follows.filter((f) => topicMatches(f.pattern, input.topic)).map((f) => f.agentId))];
-      return this.deliver(w, followers, { kind: "topic", teamId, topic: input.topic, ...written(viewer, input, replyTo, "inform") });
+      const replyTo = await replyTarget(w.tx, viewer, input.replyToId);
+      const follows = await w.tx.topicFollow.findMany({ where: { teamId, agentId: { not: viewer.id } }, select: { agentId: true, pattern: true } });
+      const matching = [...new Set(follows.filter((f) => topicMatches(f.pattern, input.topic)).map((f) => f.agentId))];
+      // A follow outlives its follower's membership; only members receive.
+      const members = await this.teams.membersAmong(w.tx, teamId, matching);
+      const followers = matching.filter((id) => members.has(id));
+      return deliver(w, followers, { kind: "topic", teamId, topic: input.topic, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -184,16 +105,16 @@ export class MessageService {
       throw new BadInputError("replyToId", "reply answers messageId; leave replyToId out (or use sendMessage to reply elsewhere)");
     }
     return this.idempotency.write(viewer, idempotencyKey, { operation: "reply", args: { messageId, ...input } }, loadMessage, async (w) => {
-      const replyTo = (await this.replyTarget(w.tx, viewer, messageId))!;
+      const replyTo = (await replyTarget(w.tx, viewer, messageId))!;
       if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
-      return this.deliver(w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
+      return deliver(w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
     });
   }
 
   /** Notices from other modules, written in their transaction. */
   async notify(w: JournalWrite, notices: Notice[]): Promise<void> {
     for (const n of notices) {
-      await this.deliver(w, [n.recipientId], {
+      await deliver(w, [n.recipientId], {
         kind: "notice",
         teamId: n.teamId,
         senderId: null,
@@ -209,130 +130,24 @@ export class MessageService {
 
   // ---- ask and wait ------------------------------------------------------------
 
-  /**
-   * Sends a question and waits for the asked agents' replies until the deadline. It
-   * holds no transaction or connection while waiting: replies arrive through the
-   * journal tailer, so the replier may be on any server instance. Listening starts
-   * before the question is sent: a server shutting down refuses here with nothing sent.
-   */
-  async ask(viewer: Viewer, raw: AskInput, idempotencyKey?: string | null): Promise<AskResult> {
-    const input = parseInput(askInput, raw);
-    const deadline = new Date(Date.now() + input.timeoutSeconds * 1000);
-    const listening = await this.listenForReplies(viewer);
-    try {
-      let asked: { id: string; name: string }[] | null = null;
-      // The timeout is how long this call waits, not part of the question: a repeat may wait longer.
-      const { timeoutSeconds: _, ...request } = input;
-      const question = await this.idempotency.write(viewer, idempotencyKey, { operation: "ask", args: request }, loadMessage, async (w) => {
-        asked = await this.reachable(w.tx, viewer, input.to);
-        return this.deliver(w, asked.map((a) => a.id), {
-          kind: "direct",
-          teamId: null,
-          senderId: viewer.id,
-          intent: "ask",
-          priority: input.priority,
-          body: input.question,
-          payload: input.payload as Prisma.InputJsonObject | null,
-          deadline,
-          deliveryKind: "message.received",
-        });
-      });
-      // A repeat sent nothing: it waits, with its own timeout, on the question the first one sent.
-      return await listening.collect(question, asked ?? (await this.askedBy(question.id)), deadline.getTime());
-    } finally {
-      listening.stop();
-    }
+  /** Sends a question and waits for the replies (see ask-and-wait.ts). */
+  ask(viewer: Viewer, raw: AskInput, idempotencyKey?: string | null): Promise<AskResult> {
+    return this.asks.ask(viewer, raw, idempotencyKey);
   }
 
-  /**
-   * Waits again for the replies to a question the viewer asked (an ask cut short by a
-   * shutdown, or one that timed out), until `timeoutSeconds` from now; at once when every
-   * asked agent has replied. Only the asker may: for anyone else the question is
-   * NOT_FOUND (the replies are addressed to the asker alone). The question's own deadline
-   * stays as it was.
-   */
-  async awaitReplies(viewer: Viewer, raw: AwaitRepliesInput): Promise<AskResult> {
-    const input = parseInput(awaitRepliesInput, raw);
-    const deadline = Date.now() + input.timeoutSeconds * 1000;
-    const question = await this.db.reader.message.findFirst({ where: { id: input.questionId, senderId: viewer.id, intent: "ask" } });
-    if (!question) throw new NotFoundError("question you asked");
-    const listening = await this.listenForReplies(viewer);
-    try {
-      return await listening.collect(question, await this.askedBy(question.id), deadline);
-    } finally {
-      listening.stop();
-    }
-  }
-
-  /** The agents a question was sent to. */
-  private async askedBy(questionId: string): Promise<{ id: string; name: string }[]> {
-    const deliveries = await this.db.reader.messageDelivery.findMany({ where: { messageId: questionId }, select: { agent: { select: { id: true, name: true } } }, orderBy: { agentId: "asc" } });
-    return deliveries.map((d) => d.agent);
-  }
-
-  /**
-   * Listens to the replies addressed to the viewer; `collect` then takes the first reply
-   * of each asked agent to one question until the deadline. A shutdown ends the wait with
-   * UNAVAILABLE naming the question, unless every reply is in: the asker waits again with
-   * awaitReplies, on any instance, rather than asking twice.
-   */
-  private async listenForReplies(viewer: Viewer) {
-    let target: { questionId: string; from: Set<string> } | null = null;
-    const replies = new Map<string, string>();
-    let end!: (ending: "answered" | "deadline" | "shutdown") => void;
-    const ended = new Promise<"answered" | "deadline" | "shutdown">((resolve) => (end = resolve));
-    const take = (senderId: string | null, messageId: string) => {
-      if (!target || !senderId || !target.from.has(senderId) || replies.has(senderId)) return;
-      replies.set(senderId, messageId);
-      if (replies.size === target.from.size) end("answered");
-    };
-    const listener = await this.tailer.listen(
-      (rows) => {
-        for (const row of rows) {
-          if (target && row.recipientId === viewer.id && row.kind === "message.received" && (row.payload as { replyToId?: string }).replyToId === target.questionId) {
-            take(row.actorId, row.subjectId);
-          }
-        }
-      },
-      () => end("shutdown"),
-    );
-    const collect = async (question: Message, asked: { id: string; name: string }[], deadline: number): Promise<AskResult> => {
-      target = { questionId: question.id, from: new Set(asked.map((a) => a.id)) };
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        // Replies committed before the question was known here are in the database.
-        const early = await this.db.reader.message.findMany({ where: { replyToId: question.id, senderId: { in: [...target.from] } }, orderBy: { id: "asc" }, select: { id: true, senderId: true } });
-        for (const m of early) take(m.senderId, m.id);
-        if (replies.size === target.from.size) end("answered");
-        // Timed out means the asker's deadline passed by the clock (a timer may fire a
-        // millisecond early), never that the wait ended some other way.
-        const arm = () => (timer = setTimeout(() => (Date.now() >= deadline ? end("deadline") : arm()), Math.max(0, deadline - Date.now())));
-        arm();
-        const ending = await ended;
-        const unanswered = asked.filter((a) => !replies.has(a.id));
-        if (ending === "shutdown" && unanswered.length > 0) throw interrupted(question.id);
-        const answers = await this.db.reader.message.findMany({ where: { id: { in: [...replies.values()] } }, orderBy: { id: "asc" } });
-        return { question, replies: answers, unanswered, timedOut: ending === "deadline" && unanswered.length > 0 };
-      } catch (error) {
-        // The question was sent: whatever stops the wait (a database gone with the server),
-        // the asker must learn its id rather than ask again.
-        if (error instanceof AppError) throw error;
-        throw Object.assign(interrupted(question.id), { cause: error });
-      } finally {
-        clearTimeout(timer);
-      }
-    };
-    return { collect, stop: listener.stop };
+  /** Waits again for the replies to a question the viewer asked (see ask-and-wait.ts). */
+  awaitReplies(viewer: Viewer, raw: AwaitRepliesInput): Promise<AskResult> {
+    return this.asks.awaitReplies(viewer, raw);
   }
 
   // ---- the inbox -----------------------------------------------------------------
 
   /** The where-clause of my inbox: deliveries to me, team ones only while I am in the team. */
   async inboxWhere(viewer: Viewer, filter: InboxFilter): Promise<Prisma.MessageDeliveryWhereInput> {
-    const teamIds = await this.myTeamIds(viewer);
+    const teamIds = await this.teams.teamIdsOf(viewer.id);
     const and: Prisma.MessageDeliveryWhereInput[] = [{ agentId: viewer.id }, { OR: [{ teamId: null }, { teamId: { in: teamIds } }] }];
     if (filter.unread) and.push({ readAt: null });
-    if (filter.from != null) and.push({ message: { sender: { name: filter.from } } });
+    if (filter.from != null) and.push(await this.fromAgentNamed(filter.from));
     if (filter.intent != null) and.push({ intent: filter.intent });
     if (filter.teamId != null) and.push({ teamId: filter.teamId });
     if (filter.kind != null) and.push({ message: { kind: filter.kind } });
@@ -365,7 +180,7 @@ export class MessageService {
       if (!delivery) throw new NotFoundError("message in your inbox");
       where.messageId = { lte: which.upTo };
     }
-    if (which.from != null) where.message = { sender: { name: which.from } };
+    if (which.from != null) Object.assign(where, await this.fromAgentNamed(which.from));
     return this.journal.write(async ({ tx, append }) => {
       const { count } = await tx.messageDelivery.updateMany({ where, data: { readAt: new Date() } });
       if (count > 0) {
@@ -377,7 +192,7 @@ export class MessageService {
 
   /** A message I sent or received. */
   async get<Q extends Omit<Prisma.MessageFindFirstArgs, "where">>(viewer: Viewer, id: string, query?: Q): Promise<Message> {
-    const message = await this.db.reader.message.findFirst({ ...query, where: { id, ...MessageService.visibleTo(viewer.id) } });
+    const message = await this.db.reader.message.findFirst({ ...query, where: { id, ...visibleTo(viewer.id) } });
     if (!message) throw new NotFoundError("message");
     return message;
   }
@@ -385,11 +200,7 @@ export class MessageService {
   /** A thread: its first message and every reply I can see, in order. */
   async thread<Q extends Omit<Prisma.MessageFindManyArgs, "where">>(viewer: Viewer, messageId: string, query?: Q): Promise<Message[]> {
     const message = await this.get(viewer, messageId);
-    return this.db.reader.message.findMany({ ...query, where: { threadId: message.threadId, ...MessageService.visibleTo(viewer.id) }, orderBy: { id: "asc" } });
-  }
-
-  static visibleTo(agentId: string): Prisma.MessageWhereInput {
-    return { OR: [{ senderId: agentId }, { deliveries: { some: { agentId } } }] };
+    return this.db.reader.message.findMany({ ...query, where: { threadId: message.threadId, ...visibleTo(viewer.id) }, orderBy: { id: "asc" } });
   }
 
   // ---- topics --------------------------------------------------------------------
@@ -415,8 +226,10 @@ export class MessageService {
     });
   }
 
-  follows(viewer: Viewer): Promise<TopicFollow[]> {
-    return this.db.reader.topicFollow.findMany({ where: { agentId: viewer.id, agent: { memberships: { some: {} } } }, orderBy: { createdAt: "asc" } });
+  async follows(viewer: Viewer): Promise<TopicFollow[]> {
+    // Follows are kept while their agent is in some team.
+    if ((await this.teams.teamIdsOf(viewer.id)).length === 0) return [];
+    return this.db.reader.topicFollow.findMany({ where: { agentId: viewer.id }, orderBy: { createdAt: "asc" } });
   }
 
   // ---- live ----------------------------------------------------------------------
@@ -428,7 +241,7 @@ export class MessageService {
    */
   async inboxEvents(viewer: Viewer, opts: { after?: number | null; threadId?: string | null }): Promise<AsyncIterable<JournalRow>> {
     if (opts.threadId != null) await this.get(viewer, opts.threadId);
-    const teams = new Set(await this.myTeamIds(viewer));
+    const teams = new Set(await this.teams.teamIdsOf(viewer.id));
     const replayedUpTo = await this.journal.head();
     return streamJournal(this.journal, this.tailer, {
       scope: { recipientId: viewer.id },
@@ -451,87 +264,9 @@ export class MessageService {
     });
   }
 
-  // ---- private -------------------------------------------------------------------
-
-  /** Writes a message, a delivery per recipient and their journal rows. */
-  private async deliver(w: JournalWrite, recipientIds: string[], d: Draft): Promise<Message> {
-    const message = await w.tx.message.create({
-      data: {
-        kind: d.kind,
-        teamId: d.teamId,
-        senderId: d.senderId,
-        topic: d.topic ?? null,
-        intent: d.intent,
-        priority: d.priority ?? "normal",
-        body: d.body,
-        payload: d.payload ?? {},
-        replyToId: d.replyTo?.id ?? null,
-        threadId: "",
-        deadline: d.deadline ?? null,
-      },
-    });
-    // A first message is its own thread.
-    const threadId = d.replyTo?.threadId ?? message.id;
-    const saved = await w.tx.message.update({ where: { id: message.id }, data: { threadId } });
-    if (recipientIds.length) {
-      await w.tx.messageDelivery.createMany({
-        data: recipientIds.map((agentId) => ({ messageId: message.id, agentId, teamId: d.teamId, senderId: d.senderId, intent: d.intent })),
-      });
-    }
-    const summary = {
-      messageId: message.id,
-      kind: d.kind,
-      teamId: d.teamId,
-      intent: d.intent,
-      priority: saved.priority,
-      threadId,
-      replyToId: saved.replyToId,
-      ...(d.topic ? { topic: d.topic } : {}),
-      ...d.extraPayload,
-    };
-    const entries: JournalEntry[] = recipientIds.map((recipientId) => ({
-      recipientId,
-      actorId: d.actorId ?? d.senderId,
-      kind: d.deliveryKind,
-      subjectType: "Message",
-      subjectId: message.id,
-      payload: summary,
-    }));
-    // Broadcasts and topics also appear once in the team's journal (its audit log, and
-    // what topic subscriptions read).
-    if (d.kind === "broadcast" || d.kind === "topic") {
-      entries.push({ teamId: d.teamId, actorId: d.senderId, kind: d.kind === "topic" ? "message.published" : "message.broadcast", subjectType: "Message", subjectId: message.id, payload: { ...summary, recipients: recipientIds.length } });
-    }
-    await w.append(...entries);
-    return saved;
-  }
-
-  /**
-   * Agents by name who share a team with the viewer. Unknown names and agents sharing
-   * no team are refused alike, so the answer does not reveal who is registered.
-   */
-  private async reachable(tx: Tx, viewer: Viewer, names: string[]): Promise<{ id: string; name: string }[]> {
-    const unique = [...new Set(names)];
-    const found = await tx.agent.findMany({
-      where: { name: { in: unique }, memberships: { some: { team: { members: { some: { agentId: viewer.id } } } } } },
-      select: { id: true, name: true },
-    });
-    const missing = unique.filter((n) => !found.some((a) => a.name === n));
-    if (missing.length) throw new NotFoundError(`no agent named ${missing.map((n) => `"${n}"`).join(", ")} shares a team with you.`);
-    if (found.some((a) => a.id === viewer.id)) throw new BadInputError("to", "you cannot send a message to yourself");
-    return found;
-  }
-
-  /** The message being replied to, if the viewer can see it. */
-  private async replyTarget(tx: Tx, viewer: Viewer, id: string | null | undefined): Promise<Message | null> {
-    if (id == null) return null;
-    const message = await tx.message.findFirst({ where: { id, ...MessageService.visibleTo(viewer.id) } });
-    if (!message) throw new NotFoundError("message to reply to");
-    return message;
-  }
-
-  private async myTeamIds(viewer: Viewer): Promise<string[]> {
-    const rows = await this.db.reader.teamMember.findMany({ where: { agentId: viewer.id }, select: { teamId: true } });
-    return rows.map((r) => r.teamId);
+  /** Deliveries sent by the agent of this name (none when no agent has it). */
+  private async fromAgentNamed(name: string): Promise<Prisma.MessageDeliveryWhereInput> {
+    const id = (await this.agents.idsByNames([name])).get(name);
+    return { senderId: { in: id === undefined ? [] : [id] } };
   }
 }

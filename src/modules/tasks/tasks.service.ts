@@ -609,6 +609,11 @@ export class TaskService {
     if (!edges.some((e) => e.blocked === to)) return null;
     return findPath(edges.map((e): Edge => [e.blocker, e.blocked]), from, to);
   }
+
+  /** BAD_USER_INPUT on `field` unless the task is the team's: other modules link to a task of the same team only. */
+  async requireInTeam(tx: Tx, teamId: string, taskId: string, field = "taskId"): Promise<void> {
+    if (!(await tx.task.count({ where: { id: taskId, teamId } }))) throw new BadInputError(field, "must be a task of the same team");
+  }
 }
 
 /** "#1 → #2 → #3 → #1", with the middle of a long cycle elided. */

@@ -68,6 +68,28 @@ export class TeamService {
     return member?.role ?? null;
   }
 
+  /** The team's members' agent IDs, but `except` (read in a write transaction). */
+  async memberIds(tx: Tx, teamId: string, opts: { except?: string } = {}): Promise<string[]> {
+    const rows = await tx.teamMember.findMany({ where: { teamId, ...(opts.except ? { agentId: { not: opts.except } } : {}) }, select: { agentId: true } });
+    return rows.map((r) => r.agentId);
+  }
+
+  /** The IDs of the teams the agent belongs to. */
+  async teamIdsOf(agentId: string, client: Tx = this.db.reader): Promise<string[]> {
+    const rows = await client.teamMember.findMany({ where: { agentId }, select: { teamId: true } });
+    return rows.map((r) => r.teamId);
+  }
+
+  /** The agents of these names who share a team with `agentId`, by name (each once; other names are left out). */
+  async agentsSharingATeam(tx: Tx, agentId: string, names: string[]): Promise<{ id: string; name: string }[]> {
+    const rows = await tx.teamMember.findMany({
+      where: { agent: { name: { in: names } }, team: { members: { some: { agentId } } } },
+      select: { agentId: true, agent: { select: { name: true } } },
+    });
+    const agents = new Map(rows.map((r) => [r.agentId, { id: r.agentId, name: r.agent.name }]));
+    return [...agents.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
   async isMember(agentId: string, teamId: string): Promise<boolean> {
     return (await this.db.reader.teamMember.count({ where: { agentId, teamId } })) > 0;
   }
