@@ -61,14 +61,20 @@ export interface ReadVersion {
 
 type VersionRow = { committed: unknown; until: string | null };
 
-/** Version readers over a driver's read of a version statement, and statements() counting them beside Prisma's. */
-function versionReads(read: (sql: string) => VersionRow | Promise<VersionRow>, dialect: Dialect, prismaStatements: () => number) {
+type ReadRow = () => VersionRow | Promise<VersionRow>;
+
+/**
+ * Version readers over a driver's statements (prepared at a reader's first read), and
+ * statements() counting their reads beside Prisma's.
+ */
+function versionReads(prepare: (sql: string) => ReadRow, dialect: Dialect, prismaStatements: () => number) {
   let reads = 0;
   const versionReader = (until: string | null) => {
     const sql = dialect.versionSql(until);
+    let read: ReadRow | undefined;
     return async (): Promise<ReadVersion> => {
       reads++;
-      const row = await read(sql);
+      const row = await (read ??= prepare(sql))();
       return { committed: String(row.committed), until: row.until === null ? null : new Date(row.until) };
     };
   };
@@ -104,16 +110,14 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
   const reader = new PrismaClient({ adapter: keepingStatements(new PrismaBetterSqlite3({ url: file, readonly: true, timeout: 10_000 })), log: [...log] });
   // Its own connection, which never writes: data_version then moves with every commit.
   const versions = new BetterSqlite3(file, { readonly: true, timeout: 10_000 });
-  const versionStatements = new Map<string, { get(): VersionRow | undefined }>();
-  const readVersionRow = (sql: string) => {
-    let statement = versionStatements.get(sql);
-    if (!statement) versionStatements.set(sql, (statement = versions.prepare<[], VersionRow>(sql)));
-    return statement.get()!;
+  const prepareVersion = (sql: string): ReadRow => {
+    const statement = versions.prepare<[], VersionRow>(sql);
+    return () => statement.get()!;
   };
   return {
     dialect: sqliteDialect,
     reader: reader as PrismaClient,
-    ...versionReads(readVersionRow, sqliteDialect, countStatements(writer as PrismaClient, reader as PrismaClient)),
+    ...versionReads(prepareVersion, sqliteDialect, countStatements(writer as PrismaClient, reader as PrismaClient)),
     write: (fn) => (writer as PrismaClient).$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(reader, expectedMigrations),
     close: async () => {
@@ -192,16 +196,15 @@ async function openPostgres(url: string, expectedMigrations: string[]): Promise<
   // The app is typed against the SQLite client; both are generated from one schema.
   const client = postgres as unknown as PrismaClient;
   // Named, so each connection prepares a version statement once.
-  const versionQueries = new Map<string, { name: string; text: string }>();
-  const readVersionRow = async (sql: string) => {
-    let query = versionQueries.get(sql);
-    if (!query) versionQueries.set(sql, (query = { name: `agent_hq_read_version_${versionQueries.size}`, text: sql }));
-    return (await pool.query<VersionRow>(query)).rows[0]!;
+  let versionQueries = 0;
+  const prepareVersion = (sql: string): ReadRow => {
+    const query = { name: `agent_hq_read_version_${versionQueries++}`, text: sql };
+    return async () => (await pool.query<VersionRow>(query)).rows[0]!;
   };
   return {
     dialect: postgresDialect,
     reader: client,
-    ...versionReads(readVersionRow, postgresDialect, countStatements(client)),
+    ...versionReads(prepareVersion, postgresDialect, countStatements(client)),
     write: (fn) => client.$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(client, expectedMigrations),
     close: async () => {

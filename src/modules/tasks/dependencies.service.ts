@@ -1,7 +1,8 @@
 // Blocking dependencies: "blocker blocks blocked" links within a team, explicit or by a
 // track's order (each track task blocked by the one before it), never closing a cycle.
-// Every change to the graph takes the team's board lock first (TeamService.lockBoard),
-// so two concurrent links cannot close a cycle between them.
+// Every change to the graph runs under the team's board lock (TeamService.lockBoard; a
+// new task's links under takeTaskNumber's), so two concurrent links cannot close a cycle
+// between them.
 import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
 import type { Task } from "../../generated/prisma/client.js";
 import type { Tx } from "../../infra/db.js";

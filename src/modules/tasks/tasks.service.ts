@@ -60,14 +60,9 @@ export interface TaskFilter {
   role?: string | null;
 }
 
-/** The filter every task read goes through: tasks of teams the viewer belongs to. */
-export function visibleTo(agentId: string): Prisma.TaskWhereInput {
-  return { team: { members: { some: { agentId } } } };
-}
-
 /** A task of the viewer's teams, read in the caller's transaction. */
 export async function visibleInTx(tx: Tx, viewer: Viewer, taskId: string): Promise<Task> {
-  const task = await tx.task.findFirst({ where: { id: taskId, ...visibleTo(viewer.id) } });
+  const task = await tx.task.findFirst({ where: { id: taskId, ...TaskService.visibleTo(viewer.id) } });
   if (!task) throw new NotFoundError("task");
   return task;
 }
@@ -90,21 +85,26 @@ export class TaskService {
 
   // ---- reads -------------------------------------------------------------------
 
+  /** The filter every task read goes through: tasks of teams the viewer belongs to. */
+  static visibleTo(agentId: string): Prisma.TaskWhereInput {
+    return { team: { members: { some: { agentId } } } };
+  }
+
   async get<Q extends Omit<Prisma.TaskFindFirstArgs, "where">>(viewer: Viewer, taskId: string, query?: Q): Promise<Task> {
-    const task = await this.db.reader.task.findFirst({ ...query, where: { id: taskId, ...visibleTo(viewer.id) } });
+    const task = await this.db.reader.task.findFirst({ ...query, where: { id: taskId, ...TaskService.visibleTo(viewer.id) } });
     if (!task) throw new NotFoundError("task");
     return task;
   }
 
   async byNumber<Q extends Omit<Prisma.TaskFindFirstArgs, "where">>(viewer: Viewer, teamId: string, number: number, query?: Q): Promise<Task> {
-    const task = await this.db.reader.task.findFirst({ ...query, where: { teamId, number, ...visibleTo(viewer.id) } });
+    const task = await this.db.reader.task.findFirst({ ...query, where: { teamId, number, ...TaskService.visibleTo(viewer.id) } });
     if (!task) throw new NotFoundError("task");
     return task;
   }
 
   /** The where-clause of a filtered list; the assignee is named by agent name. */
   async listWhere(viewer: Viewer, base: Prisma.TaskWhereInput, filter: TaskFilter): Promise<Prisma.TaskWhereInput> {
-    const and: Prisma.TaskWhereInput[] = [base, visibleTo(viewer.id)];
+    const and: Prisma.TaskWhereInput[] = [base, TaskService.visibleTo(viewer.id)];
     if (filter.status?.length) and.push({ status: { in: [...new Set(filter.status)] } });
     if (filter.assignee != null) and.push({ assignee: { name: filter.assignee } });
     if (filter.milestoneId != null) and.push({ milestoneId: filter.milestoneId });
@@ -174,7 +174,7 @@ export class TaskService {
   myRoleAssignments(viewer: Viewer, query: Omit<Prisma.TaskRoleAssignmentFindManyArgs, "where" | "orderBy"> = {}): Promise<TaskRoleAssignment[]> {
     return this.db.reader.taskRoleAssignment.findMany({
       ...query,
-      where: { agentId: viewer.id, task: visibleTo(viewer.id) },
+      where: { agentId: viewer.id, task: TaskService.visibleTo(viewer.id) },
       orderBy: { createdAt: "asc" },
     });
   }
