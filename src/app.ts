@@ -29,6 +29,7 @@ import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
 import { createMcpHandler, isMcpPath } from "./mcp/mcp-endpoint.js";
 import type { Viewer } from "./modules/agents/agents.service.js";
 import { bearerToken } from "./modules/agents/token.js";
+import { EARLIEST_LEASE_END_SQL } from "./modules/tasks/lease.js";
 import { createServices, type Services } from "./services.js";
 
 export interface AppDeps {
@@ -181,7 +182,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       useJsonRefusals(config.GRAPHQL_PATH),
       // Last: every plugin above sees a kept answer as it sees any other.
       ...(config.RESPONSE_CACHE_MB > 0
-        ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: () => db.readVersion(), onAnswer: (from) => metrics.answered(from) })]
+        ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: db.versionReader(EARLIEST_LEASE_END_SQL), onAnswer: (from) => metrics.answered(from) })]
         : []),
     ],
   });

@@ -13,6 +13,7 @@ import { JournalService } from "./modules/journal/journal.service.js";
 import { KnowledgeService } from "./modules/knowledge/knowledge.service.js";
 import { MessageService } from "./modules/messages/messages.service.js";
 import { ClaimService } from "./modules/tasks/claims.service.js";
+import { DependencyService } from "./modules/tasks/dependencies.service.js";
 import { TaskService } from "./modules/tasks/tasks.service.js";
 import { TeamService } from "./modules/teams/teams.service.js";
 
@@ -25,6 +26,7 @@ export interface Services {
   agents: AgentService;
   teams: TeamService;
   tasks: TaskService;
+  dependencies: DependencyService;
   claims: ClaimService;
   messages: MessageService;
   context: ContextService;
@@ -47,9 +49,10 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const agents = new AgentService(db, journal, tailer, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS, logError("token revocation watch"));
   const teams = new TeamService(db, journal, tailer, agents, idempotency);
   const messages = new MessageService(db, journal, tailer, teams, agents, idempotency);
-  const tasks = new TaskService(db, journal, teams, messages, idempotency);
-  const claims = new ClaimService(db, journal, teams, tasks);
+  const dependencies = new DependencyService(journal, teams, messages);
+  const tasks = new TaskService(db, journal, teams, messages, idempotency, agents, dependencies);
+  const claims = new ClaimService(db, journal, teams, tasks, agents);
   const context = new ContextService(db, journal, tailer, teams, tasks, agents);
   const knowledge = new KnowledgeService(db, journal, teams, tasks, agents, idempotency);
-  return { db, journal, idempotency, tailer, presence, agents, teams, tasks, claims, messages, context, knowledge };
+  return { db, journal, idempotency, tailer, presence, agents, teams, tasks, dependencies, claims, messages, context, knowledge };
 }

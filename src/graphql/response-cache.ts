@@ -5,10 +5,11 @@
 // answer is never given after a change, and nothing needs invalidating. One answer is kept
 // per token, query and variables: a newer one replaces it.
 //
-// Besides commits only the clock changes answers: a held task turns ready when its lease
-// ends. So an answer is given again only before the earliest lease end of the version it
-// was read under (checked against the clock at each lookup), and not kept at all while a
-// lease has ended unswept. Fields that move with the clock or with live connections in
+// Besides commits the clock changes answers (a held task turns ready when its lease ends):
+// the version's `until` says when, and the app has the tasks module supply it (the
+// earliest lease end, tasks/lease.ts). So an answer is given again only before the
+// `until` of the version it was read under (checked against the clock at each lookup),
+// and not kept at all once that moment has passed. Fields that move with the clock or with live connections in
 // other ways (NOT_KEPT) keep their query uncached.
 //
 // Mutations and subscriptions always run. This plugin comes last, so rate limits, logs and
@@ -27,6 +28,7 @@ import type { Context } from "./context.js";
 export interface ResponseCacheOptions {
   /** Answers kept at most, in bytes of their JSON (the least recently used go first). */
   maxBytes: number;
+  /** The commit version, with when the clock alone changes answers (null: never). */
   readVersion(): Promise<ReadVersion>;
   /** Told of every query that could be kept: answered from a kept answer, or computed. */
   onAnswer?(from: "kept" | "computed"): void;
@@ -35,7 +37,7 @@ export interface ResponseCacheOptions {
 interface Kept {
   /** The committed version it was read under. */
   version: string;
-  /** When it stops being true by the clock alone: the earliest lease end (ms), or Infinity. */
+  /** When it stops being true by the clock alone: the version's `until` (ms), or Infinity. */
   until: number;
   result: ExecutionResult;
 }
@@ -79,7 +81,7 @@ export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCach
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in result || result.errors?.length) return;
-          const until = version.leaseEnd?.getTime() ?? Infinity;
+          const until = version.until?.getTime() ?? Infinity;
           if (Date.now() >= until) return;
           // A copy as plain JSON: graphql-js builds results from prototype-less objects,
           // which V8 keeps as dictionaries (measured: 56 KB of heap for a 10 KB board).

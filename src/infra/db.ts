@@ -23,10 +23,14 @@ export interface Database {
   /** Runs `fn` in one write transaction. The only way to write. */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
-   * What an answer depends on besides the request, read with one statement straight
-   * through the driver: Prisma's client costs about 0.2 ms of CPU a call (measured), and
-   * the response cache reads this once per query.
+   * A reader of the commit version and, in the same statement, of `until`: a
+   * timestamp-valued SQL expression a module supplies (the earliest moment the clock alone
+   * changes what its reads show), or null. Straight through the driver: Prisma's client
+   * costs about 0.2 ms of CPU a call (measured), and the response cache reads this once per
+   * query.
    */
+  versionReader(until: string | null): () => Promise<ReadVersion>;
+  /** The commit version alone: versionReader(null). */
   readVersion(): Promise<ReadVersion>;
   /** SQL statements run so far, by either client and readVersion (for metrics and N+1 tests). */
   statements(): number;
@@ -51,26 +55,30 @@ const transactionOptions = { maxWait: 20_000, timeout: 15_000 };
 export interface ReadVersion {
   /** Changes whenever a commit, by any process, could change what a read sees. */
   committed: string;
-  /**
-   * The earliest lease end of an in-progress task (it may have passed). Until then only
-   * commits change answers; at a lease's end the clock alone does (the task turns ready).
-   */
-  leaseEnd: Date | null;
+  /** The caller's `until` (it may have passed), or null. */
+  until: Date | null;
 }
 
-type VersionRow = { committed: unknown; leaseEnd: string | null };
+type VersionRow = { committed: unknown; until: string | null };
 
-/** readVersion over a driver's read of the version row, and statements() counting it beside Prisma's. */
-function versionReads(read: () => VersionRow | Promise<VersionRow>, prismaStatements: () => number): Pick<Database, "readVersion" | "statements"> {
+type ReadRow = () => VersionRow | Promise<VersionRow>;
+
+/**
+ * Version readers over a driver's statements (prepared at a reader's first read), and
+ * statements() counting their reads beside Prisma's.
+ */
+function versionReads(prepare: (sql: string) => ReadRow, dialect: Dialect, prismaStatements: () => number) {
   let reads = 0;
-  return {
-    readVersion: async () => {
+  const versionReader = (until: string | null) => {
+    const sql = dialect.versionSql(until);
+    let read: ReadRow | undefined;
+    return async (): Promise<ReadVersion> => {
       reads++;
-      const row = await read();
-      return { committed: String(row.committed), leaseEnd: row.leaseEnd === null ? null : new Date(row.leaseEnd) };
-    },
-    statements: () => prismaStatements() + reads,
+      const row = await (read ??= prepare(sql))();
+      return { committed: String(row.committed), until: row.until === null ? null : new Date(row.until) };
+    };
   };
+  return { versionReader, readVersion: versionReader(null), statements: () => prismaStatements() + reads } satisfies Pick<Database, "versionReader" | "readVersion" | "statements">;
 }
 
 export interface OpenOptions {
@@ -102,11 +110,14 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
   const reader = new PrismaClient({ adapter: keepingStatements(new PrismaBetterSqlite3({ url: file, readonly: true, timeout: 10_000 })), log: [...log] });
   // Its own connection, which never writes: data_version then moves with every commit.
   const versions = new BetterSqlite3(file, { readonly: true, timeout: 10_000 });
-  const versionRow = versions.prepare<[], VersionRow>(sqliteDialect.readVersionSql);
+  const prepareVersion = (sql: string): ReadRow => {
+    const statement = versions.prepare<[], VersionRow>(sql);
+    return () => statement.get()!;
+  };
   return {
     dialect: sqliteDialect,
     reader: reader as PrismaClient,
-    ...versionReads(() => versionRow.get()!, countStatements(writer as PrismaClient, reader as PrismaClient)),
+    ...versionReads(prepareVersion, sqliteDialect, countStatements(writer as PrismaClient, reader as PrismaClient)),
     write: (fn) => (writer as PrismaClient).$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(reader, expectedMigrations),
     close: async () => {
@@ -197,11 +208,16 @@ async function openPostgres(url: string, expectedMigrations: string[]): Promise<
   const postgres = new PostgresPrismaClient({ adapter: new PrismaPg(pool), transactionOptions, log: [...log] });
   // The app is typed against the SQLite client; both are generated from one schema.
   const client = postgres as unknown as PrismaClient;
-  const versionQuery = { name: "agent_hq_read_version", text: postgresDialect.readVersionSql };
+  // Named, so each connection prepares a version statement once.
+  let versionQueries = 0;
+  const prepareVersion = (sql: string): ReadRow => {
+    const query = { name: `agent_hq_read_version_${versionQueries++}`, text: sql };
+    return async () => (await pool.query<VersionRow>(query)).rows[0]!;
+  };
   return {
     dialect: postgresDialect,
     reader: client,
-    ...versionReads(async () => (await pool.query<VersionRow>(versionQuery)).rows[0]!, countStatements(client)),
+    ...versionReads(prepareVersion, postgresDialect, countStatements(client)),
     write: (fn) => client.$transaction(fn, transactionOptions),
     isReady: () => migrationsApplied(client, expectedMigrations),
     close: async () => {

@@ -27,11 +27,14 @@ export interface Dialect {
   /** A subquery of these strings as one parameter, for `x IN (…)`: one statement text and one parameter for any number. */
   strings(values: string[]): Prisma.Sql;
   /**
-   * A subquery of these task IDs, for `"id" IN (…)` in an UPDATE of several tasks, that
-   * first locks their rows in ID order where the database locks rows (PostgreSQL): two
+   * A subquery of these IDs of `table`'s rows, for `"id" IN (…)` in an UPDATE of several
+   * rows, that first locks them in ID order where the database locks rows (PostgreSQL): two
    * instances updating overlapping sets then wait for each other instead of deadlocking.
    */
-  taskIdsLockedInOrder(ids: string[]): Prisma.Sql;
-  /** The statement of Database.readVersion: one row of "committed" and "leaseEnd" (see there). */
-  readonly readVersionSql: string;
+  idsLockedInOrder(table: string, ids: string[]): Prisma.Sql;
+  /**
+   * The statement of a version read (Database.versionReader): one row of "committed" and
+   * "until", the caller's timestamp-valued SQL expression as ISO-8601 text (or NULL).
+   */
+  versionSql(until: string | null): string;
 }

@@ -33,10 +33,10 @@ export const postgresDialect: Dialect = {
   // An UPDATE locks rows in its plan's scan order, which differs between plans (a bitmap
   // scan goes by position, an index scan by key), so two claim batches could deadlock: the
   // likely cause of the internal errors the scale-out drain test showed, 2 runs in ~27.
-  taskIdsLockedInOrder: (ids) => Prisma.sql`SELECT "id" FROM "Task" WHERE "id" IN (${Prisma.join(ids)}) ORDER BY "id" FOR UPDATE`,
+  idsLockedInOrder: (table, ids) => Prisma.sql`SELECT "id" FROM ${Prisma.raw(`"${table}"`)} WHERE "id" IN (${Prisma.join(ids)}) ORDER BY "id" FOR UPDATE`,
   // The statement's snapshot says which transactions it sees as committed: two equal
   // snapshots see the same data, and any commit or abort (in any database of the cluster)
   // changes it. Timestamps are stored in UTC without a zone; the text says so.
-  readVersionSql: `SELECT pg_current_snapshot()::text AS "committed",
-    (SELECT to_char(MIN("leaseExpiresAt"), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM "Task" WHERE "status" = 'in_progress') AS "leaseEnd"`,
+  versionSql: (until) =>
+    `SELECT pg_current_snapshot()::text AS "committed", ${until === null ? "NULL" : `to_char(${until}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`} AS "until"`,
 };

@@ -17,9 +17,8 @@ export const sqliteDialect: Dialect = {
   },
   strings: (values) => Prisma.sql`SELECT value FROM json_each(${JSON.stringify(values)})`,
   // One writer at a time: nothing to order.
-  taskIdsLockedInOrder: (ids) => Prisma.join(ids),
+  idsLockedInOrder: (_table, ids) => Prisma.join(ids),
   // data_version changes when another connection commits; the connection that reads it
   // never writes. Dates are stored as ISO-8601 text, which sorts and parses as it is.
-  readVersionSql: `SELECT (SELECT "data_version" FROM pragma_data_version) AS "committed",
-    (SELECT MIN("leaseExpiresAt") FROM "Task" WHERE "status" = 'in_progress') AS "leaseEnd"`,
+  versionSql: (until) => `SELECT (SELECT "data_version" FROM pragma_data_version) AS "committed", ${until ?? "NULL"} AS "until"`,
 };

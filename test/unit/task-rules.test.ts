@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { boardText } from "../../src/modules/tasks/board-text.js";
 import { findPath } from "../../src/modules/tasks/dependency-graph.js";
-import { isVerificationTask, liveHolder, readinessOf, verificationNudge } from "../../src/modules/tasks/task-rules.js";
+import { liveHolder } from "../../src/modules/tasks/lease.js";
+import { readinessOf } from "../../src/modules/tasks/readiness.js";
+import { isVerificationTask, verificationNudge } from "../../src/modules/tasks/task-rules.js";
 
 describe("findPath", () => {
   it("finds the shortest chain of links, or none", () => {

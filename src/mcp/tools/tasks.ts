@@ -3,8 +3,9 @@
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { Claim } from "../../modules/tasks/claims.service.js";
-import { PRIORITIES, TASK_STATUSES, type Readiness } from "../../modules/tasks/task-rules.js";
-import { readinessOfRow, readinessSelect, type TaskFilter } from "../../modules/tasks/tasks.service.js";
+import { readinessOfRow, readinessSelect, type Readiness } from "../../modules/tasks/readiness.js";
+import { PRIORITIES, TASK_STATUSES } from "../../modules/tasks/task-rules.js";
+import type { TaskFilter } from "../../modules/tasks/tasks.service.js";
 import {
   claimTokenArg,
   excerpt,
@@ -291,7 +292,7 @@ export const taskTools = [
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const blockerId = await taskIdOf(ctx, a.blocked_by, a.team);
-      const task = await ctx.services.tasks.addDependency(ctx.viewer, id, blockerId);
+      const task = await ctx.services.dependencies.addDependency(ctx.viewer, id, blockerId);
       const readiness = await readinessOfTask(ctx, task.id);
       return `#${task.number} "${task.title}" now: ${readiness.reason}.`;
     },

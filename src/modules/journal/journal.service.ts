@@ -78,6 +78,14 @@ export class JournalService {
     });
   }
 
+  /**
+   * An actor's latest rows of one kind in a team, newest first, read in the caller's
+   * transaction so that they include what it appended.
+   */
+  recentByActor(tx: Tx, of: { teamId: string; actorId: string; kind: string }, limit: number): Promise<JournalRow[]> {
+    return tx.journalEvent.findMany({ where: of, orderBy: { id: "desc" }, take: limit });
+  }
+
   /** The highest cursor committed so far (0 for an empty journal). */
   async head(): Promise<number> {
     const row = await this.db.reader.journalEvent.findFirst({ orderBy: { id: "desc" }, select: { id: true } });

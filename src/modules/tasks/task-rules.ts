@@ -1,5 +1,6 @@
 // The task board's vocabulary and the small rules that depend only on a task's own
-// fields: statuses, priorities, leases, readiness, the verification nudge.
+// fields: statuses, priorities, the verification nudge. Readiness is in readiness.ts,
+// leases in lease.ts.
 
 export const TASK_STATUSES = ["pending", "in_progress", "completed", "cancelled", "failed"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -13,61 +14,6 @@ export const PRIORITIES = ["low", "medium", "high", "urgent"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 /** claim-next takes the highest rank first, then the lowest task number (the oldest). */
 export const priorityRank = (p: Priority): number => PRIORITIES.indexOf(p);
-
-export const LEASE_SECONDS = { min: 5, max: 24 * 3600, default: 300 } as const;
-
-export interface ClaimState {
-  holderId: string | null;
-  leaseExpiresAt: Date | null;
-}
-
-/** A claim is live while it has a holder and its lease has not run out. */
-export function liveHolder(task: ClaimState, now = new Date()): string | null {
-  return task.holderId && task.leaseExpiresAt && task.leaseExpiresAt > now ? task.holderId : null;
-}
-
-export interface BlockerView {
-  id: string;
-  number: number;
-  title: string;
-  status: string;
-  kind: string;
-}
-
-export type ReadinessState = "READY" | "NOT_PENDING" | "BLOCKED" | "CLAIMED";
-
-export interface Readiness {
-  ready: boolean;
-  state: ReadinessState;
-  openBlockers: BlockerView[];
-  holderId: string | null;
-  leaseExpiresAt: Date | null;
-  /** One line an agent can read: "ready", "blocked by #2 (track main), #5", ... */
-  reason: string;
-}
-
-/**
- * Ready: pending (or in progress under a lease that ran out), every blocker completed or
- * cancelled (the track predecessor is one of them), and no live claim.
- */
-export function readinessOf(
-  task: ClaimState & { status: string; track?: string | null },
-  blockers: BlockerView[],
-  holderName: string | null,
-  now = new Date(),
-): Readiness {
-  const openBlockers = blockers.filter((b) => !CLOSED_STATUSES.includes(b.status as TaskStatus)).sort((a, b) => a.number - b.number);
-  const holder = liveHolder(task, now);
-  const base = { openBlockers, holderId: holder, leaseExpiresAt: holder ? task.leaseExpiresAt : null };
-  if (holder) return { ...base, ready: false, state: "CLAIMED", reason: `claimed by ${holderName ?? "another agent"} until ${task.leaseExpiresAt!.toISOString()}` };
-  const reclaimable = task.status === "in_progress" && task.holderId !== null;
-  if (task.status !== "pending" && !reclaimable) return { ...base, ready: false, state: "NOT_PENDING", reason: `status is ${task.status}` };
-  if (openBlockers.length > 0) {
-    const list = openBlockers.map((b) => `#${b.number}${b.kind === "track" && task.track ? ` (track ${task.track})` : ""}`).join(", ");
-    return { ...base, ready: false, state: "BLOCKED", reason: `blocked by ${list}` };
-  }
-  return { ...base, ready: true, state: "READY", reason: reclaimable ? "ready (the last claim's lease ran out)" : "ready" };
-}
 
 const VERIFICATION_TITLE = /\b(verify|verifies|verifying|verification)\b/i;
 

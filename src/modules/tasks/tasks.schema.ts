@@ -5,8 +5,9 @@ import { liveEvents } from "../../graphql/live.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
-import { PRIORITIES, TASK_STATUSES, type Readiness } from "./task-rules.js";
-import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type TaskFilter } from "./tasks.service.js";
+import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type Readiness } from "./readiness.js";
+import { PRIORITIES, TASK_STATUSES } from "./task-rules.js";
+import type { TaskFilter } from "./tasks.service.js";
 
 const TaskStatusEnum = builder.enumType("TaskStatus", {
   values: Object.fromEntries(TASK_STATUSES.map((s) => [s.toUpperCase(), { value: s }])) as Record<string, { value: (typeof TASK_STATUSES)[number] }>,
@@ -289,13 +290,13 @@ builder.mutationFields((t) => ({
     description: "Records that the task is blocked by another task of the same team. Refused (CONFLICT) when it would close a cycle.",
     args: { id: t.arg.id({ required: true }), blockedById: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id, blockedById }, ctx) =>
-      reload(ctx, query, await ctx.services.tasks.addDependency(requireViewer(ctx), String(id), String(blockedById))),
+      reload(ctx, query, await ctx.services.dependencies.addDependency(requireViewer(ctx), String(id), String(blockedById))),
   }),
   removeTaskDependency: t.prismaField({
     type: "Task",
     args: { id: t.arg.id({ required: true }), blockedById: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id, blockedById }, ctx) =>
-      reload(ctx, query, await ctx.services.tasks.removeDependency(requireViewer(ctx), String(id), String(blockedById))),
+      reload(ctx, query, await ctx.services.dependencies.removeDependency(requireViewer(ctx), String(id), String(blockedById))),
   }),
   writeTaskDashboard: t.prismaField({
     type: "Task",

@@ -1,0 +1,82 @@
+// How a claim-next batch picks: which ready task each request gets. Pure, so the rule
+// reads and tests apart from the group commit that runs it (claim-next.ts).
+//
+// Requests go in arrival order. Each takes the first task left, in claim order (highest
+// priority first, then the oldest: the lowest number), that its agent may take. Who may
+// take a task: with a role asked for, only an agent with that role on it; otherwise
+// anyone when it is unassigned, its assignee, or an agent with any role on it.
+import type { Prisma } from "../../generated/prisma/client.js";
+
+/** Claim order, for Prisma reads. */
+export const CLAIM_ORDER: Prisma.TaskOrderByWithRelationInput[] = [{ priorityRank: "desc" }, { number: "asc" }];
+
+/** What picking needs to know of a ready task. */
+export interface Candidate {
+  id: string;
+  number: number;
+  priorityRank: number;
+  assigneeId: string | null;
+}
+
+/** Claim order, for candidates read in parts (one read per form of "ready"). */
+export function inClaimOrder<T extends Candidate>(tasks: T[]): T[] {
+  return [...tasks].sort((a, b) => b.priorityRank - a.priorityRank || a.number - b.number);
+}
+
+/** Tasks at least one of these agents may take (with `role`: has that role on), as a Prisma where. */
+export function takeableBy(agentIds: string[], role: string | null = null): Prisma.TaskWhereInput {
+  if (role !== null) return { roles: { some: { agentId: { in: agentIds }, role } } };
+  return { OR: [{ assigneeId: null }, { assigneeId: { in: agentIds } }, { roles: { some: { agentId: { in: agentIds } } } }] };
+}
+
+/** The "task agent" key of `roleHolders`. */
+export const roleKey = (taskId: string, agentId: string) => `${taskId} ${agentId}`;
+
+/**
+ * `takeableBy` as a predicate. `roleHolders` has the roleKey of every candidate and agent
+ * with a role (the role asked for, if any) on it.
+ */
+export function mayTake(role: string | null, roleHolders: ReadonlySet<string>): (agentId: string, task: Candidate) => boolean {
+  return (agentId, task) => roleHolders.has(roleKey(task.id, agentId)) || (role === null && (task.assigneeId === null || task.assigneeId === agentId));
+}
+
+export interface ChoiceRequest {
+  viewer: { id: string };
+}
+
+/** A ready task chosen for a request. */
+export interface Choice<R, T> {
+  request: R;
+  task: T;
+}
+
+export interface Picks<R, T> {
+  chosen: Choice<R, T>[];
+  /** Requests for which nothing is ready. */
+  none: R[];
+  /** Requests that found nothing among the candidates, though more ready tasks lie beyond them. */
+  retry: R[];
+  /** The candidates nobody took, in claim order. */
+  left: T[];
+}
+
+/**
+ * Each request in arrival order takes the first candidate left (in claim order) that it
+ * may take. `complete`: the candidates are every ready task there is, so a request that
+ * finds none gets nothing; otherwise it must read again.
+ */
+export function pickTasks<R extends ChoiceRequest, T extends Candidate>(
+  requests: readonly R[],
+  candidates: readonly T[],
+  may: (agentId: string, task: T) => boolean,
+  complete: boolean,
+): Picks<R, T> {
+  const left = [...candidates];
+  const picks: Picks<R, T> = { chosen: [], none: [], retry: [], left };
+  for (const request of requests) {
+    const index = left.findIndex((task) => may(request.viewer.id, task));
+    if (index >= 0) picks.chosen.push({ request, task: left.splice(index, 1)[0]! });
+    else (complete ? picks.none : picks.retry).push(request);
+  }
+  return picks;
+}

@@ -1,0 +1,131 @@
+// When a task is ready, written once. A task is ready when nothing open blocks it and it
+// is in one of two forms: waiting (pending), or held under a lease that ran out
+// (`lapsed`, lease.ts). Three readers need it, each in its own language, all built here
+// from the same constants: the predicate `readinessOf` (the readiness field, MCP), the
+// Prisma where `readyForms`/`readyWhere` (claim candidates, `ready:` list filters, the
+// "task.ready" events), and the SQL `readyFormSql` (the claim's conditional update).
+// test/unit/readiness.test.ts holds them equal on generated tasks on a real database.
+import { Prisma, type Task } from "../../generated/prisma/client.js";
+import type { Tx } from "../../infra/db.js";
+import { lapsed, lapsedSql, lapsedWhere, liveHolder, type ClaimState } from "./lease.js";
+import { notice, taskEvent, type Change } from "./task-events.js";
+import { CLOSED_STATUSES, type TaskStatus } from "./task-rules.js";
+
+/** The status of a task nobody has claimed, or whose claim was given back or swept. */
+export const WAITING_STATUS: TaskStatus = "pending";
+
+export type ReadyForm = "waiting" | "lapsed";
+
+/** Which form of "ready" the task's own fields are in, blockers aside; null for neither. */
+export function readyForm(task: ClaimState & { status: string }, now: Date): ReadyForm | null {
+  if (task.status === WAITING_STATUS) return "waiting";
+  return lapsed(task, now) ? "lapsed" : null;
+}
+
+export interface BlockerView {
+  id: string;
+  number: number;
+  title: string;
+  status: string;
+  kind: string;
+}
+
+export const isOpenBlocker = (b: { status: string }) => !CLOSED_STATUSES.includes(b.status as TaskStatus);
+
+export type ReadinessState = "READY" | "NOT_PENDING" | "BLOCKED" | "CLAIMED";
+
+export interface Readiness {
+  ready: boolean;
+  state: ReadinessState;
+  openBlockers: BlockerView[];
+  holderId: string | null;
+  leaseExpiresAt: Date | null;
+  /** One line an agent can read: "ready", "blocked by #2 (track main), #5", ... */
+  reason: string;
+}
+
+/** Whether the task is ready, and if not, why: a live claim, its status, or what blocks it. */
+export function readinessOf(task: ClaimState & { status: string; track?: string | null }, blockers: BlockerView[], holderName: string | null, now = new Date()): Readiness {
+  const openBlockers = blockers.filter(isOpenBlocker).sort((a, b) => a.number - b.number);
+  const holder = liveHolder(task, now);
+  const base = { openBlockers, holderId: holder, leaseExpiresAt: holder ? task.leaseExpiresAt : null };
+  if (holder) return { ...base, ready: false, state: "CLAIMED", reason: `claimed by ${holderName ?? "another agent"} until ${task.leaseExpiresAt!.toISOString()}` };
+  const form = readyForm(task, now);
+  if (form === null) return { ...base, ready: false, state: "NOT_PENDING", reason: `status is ${task.status}` };
+  if (openBlockers.length > 0) {
+    const list = openBlockers.map((b) => `#${b.number}${b.kind === "track" && task.track ? ` (track ${task.track})` : ""}`).join(", ");
+    return { ...base, ready: false, state: "BLOCKED", reason: `blocked by ${list}` };
+  }
+  return { ...base, ready: true, state: "READY", reason: form === "lapsed" ? "ready (the last claim's lease ran out)" : "ready" };
+}
+
+// ---- as Prisma and SQL ----------------------------------------------------------
+
+/** `isOpenBlocker` for a task's blockedBy links. */
+export const openBlockerLink: Prisma.TaskDependencyWhereInput = { blocker: { status: { notIn: [...CLOSED_STATUSES] } } };
+const noOpenBlocker: Prisma.TaskWhereInput = { blockedBy: { none: openBlockerLink } };
+
+/**
+ * "Ready now" in its two forms (waiting, lapsed), each with "no open blocker". Kept
+ * apart so each can use an index in claim order.
+ */
+export function readyForms(now: Date): [waiting: Prisma.TaskWhereInput, lapsed: Prisma.TaskWhereInput] {
+  return [{ AND: [{ status: WAITING_STATUS }, noOpenBlocker] }, { AND: [lapsedWhere(now), noOpenBlocker] }];
+}
+
+/** The where-clause of "ready now". */
+export function readyWhere(now: Date): Prisma.TaskWhereInput {
+  return { OR: readyForms(now) };
+}
+
+/**
+ * `readyForm(task) !== null` as SQL on a "Task" row: blockers aside, which the claim's
+ * candidate read has checked in the same transaction.
+ */
+export function readyFormSql(now: Date): Prisma.Sql {
+  return Prisma.sql`("status" = ${Prisma.raw(`'${WAITING_STATUS}'`)} OR ${lapsedSql(now)})`;
+}
+
+/**
+ * The order of a task's blockers. Prisma gives a relation no order of its own (it is
+ * whatever the database returns, and SQLite and PostgreSQL differ): by the blocker's ID,
+ * which is time-ordered.
+ */
+export const BLOCKED_BY_ORDER = { blockerId: "asc" } as const;
+
+/** What readiness needs to know of a task, for Prisma selections. */
+export const readinessSelect = {
+  status: true,
+  track: true,
+  holderId: true,
+  leaseExpiresAt: true,
+  holder: { select: { name: true } },
+  blockedBy: { orderBy: BLOCKED_BY_ORDER, select: { kind: true, blocker: { select: { id: true, number: true, title: true, status: true } } } },
+} satisfies Prisma.TaskSelect;
+
+type ReadinessRow = Prisma.TaskGetPayload<{ select: typeof readinessSelect }>;
+
+export function blockerViews(task: Pick<ReadinessRow, "blockedBy">): BlockerView[] {
+  return task.blockedBy.map((d) => ({ ...d.blocker, kind: d.kind }));
+}
+
+export function readinessOfRow(task: ReadinessRow, now = new Date()): Readiness {
+  return readinessOf(task, blockerViews(task), task.holder?.name ?? null, now);
+}
+
+/**
+ * Journal rows for the waiting tasks among `ids` that are ready now, and notices to
+ * whoever the work is for: its assignee and every role holder, each told once.
+ */
+export async function readyEvents(tx: Tx, actorId: string | null, ids: string[]): Promise<Change[]> {
+  if (ids.length === 0) return [];
+  const [waiting] = readyForms(new Date());
+  const ready: (Task & { roles: { agentId: string }[] })[] = await tx.task.findMany({
+    where: { AND: [{ id: { in: ids } }, waiting] },
+    include: { roles: { select: { agentId: true } } },
+  });
+  return ready.flatMap(({ roles, ...t }) => {
+    const told = new Set([...(t.assigneeId ? [t.assigneeId] : []), ...roles.map((r) => r.agentId)]);
+    return [taskEvent(actorId, t, "task.ready"), ...[...told].map((agentId) => notice(actorId, agentId, t, "task_ready"))];
+  });
+}
