@@ -88,8 +88,8 @@ export function liveEvents(ctx: Context, source: AsyncIterable<JournalRow>, onEn
 function pushToSocket(stream: JournalStream, ctx: Context, subscription: SocketSubscription): void {
   const { socket, tcp } = subscription;
   const shared = SharedSelection.join(subscription, ctx);
-  const envelope = `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`;
-  const send = (payload: string) => (isBehind(socket) ? stream.fellBehind() : sendCorked(socket, tcp, `${envelope}${payload}}`));
+  const envelope = Buffer.from(`{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`);
+  const send = (payload: Buffer) => (isBehind(socket) ? stream.fellBehind() : sendCorked(socket, tcp, Buffer.concat([envelope, payload, CLOSING_BRACE])));
   const handBack = (row: JournalRow) => {
     stats.handedBack++;
     stream.pull(row);
@@ -114,8 +114,8 @@ function pushToSocket(stream: JournalStream, ctx: Context, subscription: SocketS
 // ---- shared execution -----------------------------------------------------------
 
 const FAILED = Symbol("errors: take the engine's path");
-/** A result's JSON, or FAILED. */
-type Payload = string | typeof FAILED;
+/** A result's JSON (UTF-8), or FAILED. */
+type Payload = Buffer | typeof FAILED;
 
 /**
  * Subscriptions with the same operation and variables, and the same viewer unless the
@@ -168,7 +168,7 @@ class SharedSelection {
   }
 }
 
-const serialize = (result: ExecutionResult): Payload => (result.errors ? FAILED : JSON.stringify(result));
+const serialize = (result: ExecutionResult): Payload => (result.errors ? FAILED : Buffer.from(JSON.stringify(result)));
 
 const rowOnlyCache = new WeakMap<DocumentNode, Map<string, boolean>>();
 
@@ -207,23 +207,25 @@ function onlyRowFields(document: DocumentNode, set: SelectionSetNode, root: bool
 // ---- corked writes ---------------------------------------------------------------
 
 const OPEN = 1;
+const TEXT = { binary: false };
+const CLOSING_BRACE = Buffer.from("}");
 const corked: Socket[] = [];
 
 /**
- * Sends `message` through ws. A socket's messages of one tick leave in one write system
+ * Sends `message` (UTF-8 JSON, as a text frame) through ws. A socket's messages of one tick leave in one write system
  * call (a write per message was the largest single cost of fan-out, measured): the TCP
  * socket under ws is corked at the first message of the tick and uncorked at its end.
  * Everything goes through ws.send, so order holds with what graphql-ws sends itself: a
  * subscription's complete or error follows the events pushed before it.
  */
-function sendCorked(socket: WebSocket, tcp: Socket, message: string): void {
+function sendCorked(socket: WebSocket, tcp: Socket, message: Buffer): void {
   // Closing: nothing may follow the close frame.
   if (socket.readyState !== OPEN) return;
   if (tcp.writableCorked === 0) {
     tcp.cork();
     if (corked.push(tcp) === 1) process.nextTick(uncorkAll);
   }
-  socket.send(message);
+  socket.send(message, TEXT);
 }
 
 function uncorkAll(): void {
