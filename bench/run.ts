@@ -458,7 +458,9 @@ async function fanout(load: LoadGenerator): Promise<void> {
     await sleep(2_000);
     const rssWith = hq.rss();
 
+    const cpuBefore = hq.cpu();
     const second = await phase(settings.fanoutEvents);
+    const cpuAfter = hq.cpu();
     const { written, collected: many } = second;
     // Closing the subscribers first drops whatever the server still has to send, so
     // that the scrape is not queued behind it.
@@ -466,7 +468,9 @@ async function fanout(load: LoadGenerator): Promise<void> {
     clients = null;
     const manyReads = readsPerCommit(second.before, await metrics(hq.base), (performance.now() - second.t0) / 1000);
     const perSubscriberKb = rssBefore !== null && rssWith !== null ? (rssWith - rssBefore) / 1024 / Math.max(1, live - 1) : null;
-    raw.fanout = { one, oneReads, opened, live, many, written, manyReads, rssBefore, rssWith };
+    // The server's CPU per delivery: on a shared machine, steadier than latency for comparing two builds.
+    const cpuPerThousand = cpuBefore !== null && cpuAfter !== null && many.delivered > 0 ? ((cpuAfter - cpuBefore) * 1000 * 1000) / many.delivered : null;
+    raw.fanout = { one, oneReads, opened, live, many, written, manyReads, rssBefore, rssWith, cpuBefore, cpuAfter };
     if (written.errors) notes.push(`fan-out writer: ${written.errors} errors (${written.sampleError})`);
     if (many.errors || opened.failed) notes.push(`fan-out subscribers: ${opened.failed} failed to open, ${many.errors} errors (${many.sampleError ?? opened.sampleError})`);
     const delivered = `${many.delivered.toLocaleString("en-US")} of ${many.expected.toLocaleString("en-US")} deliveries${many.complete ? "" : " (timed out)"}; subscriber process at ${(many.cpuShare * 100).toFixed(0)} % of its core`;
@@ -475,6 +479,7 @@ async function fanout(load: LoadGenerator): Promise<void> {
     row({ item: "5", figure: "event latency p99, 1 subscriber (baseline)", value: one.commitP99, unit: "ms", note: `p50 ${one.commitP50.toFixed(1)} ms` });
     row({ item: "5", figure: "deliveries per second (first to last delivery)", value: many.delivered / many.deliverySeconds, unit: "msgs/s", note: `the load asks for ${(live * settings.fanoutRate).toLocaleString("en-US")}/s (${live} subscribers × ${settings.fanoutRate} events/s)` });
     row({ item: "5", figure: `writer: commits per second reached (asked ${settings.fanoutRate}/s)`, value: written.ok / written.seconds, unit: "commits/s", note: `${written.ok} of ${written.sent} committed; updateTask p50 ${written.latencyP50.toFixed(0)} ms, p99 ${written.latencyP99.toFixed(0)} ms` });
+    row({ item: "5", figure: "server CPU per 1,000 deliveries", value: cpuPerThousand, unit: "ms", note: `${cpuAfter !== null && cpuBefore !== null ? (cpuAfter - cpuBefore).toFixed(2) : "?"} s of CPU (user + system) while ${many.delivered.toLocaleString("en-US")} events were delivered` });
     row({ item: "5", figure: `journal reads per commit, ${live} subscribers`, value: manyReads.perCommit, unit: "reads", target: "1, whatever the subscriber count", ratio: ratioOf(manyReads.perCommit, oneReads.perCommit), ratioOf: "of 1 subscriber", pass: Number.isFinite(manyReads.perCommit) ? manyReads.perCommit <= 1.05 : null, note: `${manyReads.reads} tailer reads (less ~${manyReads.polls} timed polls) for ${manyReads.commits} commits` });
     row({ item: "5", figure: "resident memory per subscriber", value: perSubscriberKb, unit: "KB", target: "≤ 40 KB", pass: perSubscriberKb === null ? null : perSubscriberKb <= 40, note: `RSS ${mb(rssBefore)} → ${mb(rssWith)} MB for ${live - 1} more subscriptions` });
   } finally {

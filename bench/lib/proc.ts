@@ -106,6 +106,18 @@ export function rssBytes(pid: number): number | null {
   }
 }
 
+/** CPU time one process has used, user and system, in seconds (from /proc; clock ticks of 1/100 s), or null if it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Direct children of a process (from /proc). */
 export function childPids(pid: number): number[] {
   try {

@@ -5,7 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../../test/helpers/free-port.js";
-import { cleanEnv, killGroup, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./proc.js";
+import { cleanEnv, cpuSeconds, killGroup, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./proc.js";
 
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
@@ -22,6 +22,8 @@ export interface RunningServer {
   child: ChildProcess;
   output(): string;
   rss(): number | null;
+  /** CPU seconds (user and system) the server has used so far. */
+  cpu(): number | null;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ async function startProcess(name: string, args: string[], env: Record<string, st
     child,
     output: () => output,
     rss: () => rssBytes(child.pid!),
+    cpu: () => cpuSeconds(child.pid!),
     stop: () => stopGroup(child, "SIGTERM", 15_000),
   };
 }

@@ -359,18 +359,6 @@ describe("story 2: team headquarters", () => {
     expect(team.board).toBe(["#1 [pending] Analyze current schema", "#2 [pending] Create migration script", "#3 [pending] Update unit tests [blocked by #2]"].join("\n"));
   });
 
-  it("a link that would close a cycle is refused with CONFLICT naming the cycle", async () => {
-    const refused = await lead.fails(ADD_DEPENDENCY, { id: tasks[1].id, blocker: tasks[2].id });
-    expect(refused.code).toBe("CONFLICT");
-    expect(refused.message).toBe("#2 blocked by #3 would close a cycle: #2 → #3 → #2");
-    expect(refused.extensions?.cycle).toEqual(["#2", "#3", "#2"]);
-    // Longer cycles are named whole: 1 → 2 → 3, then 1 blocked by 3.
-    await lead.ok(ADD_DEPENDENCY, { id: tasks[1].id, blocker: tasks[0].id });
-    const longer = await lead.fails(ADD_DEPENDENCY, { id: tasks[0].id, blocker: tasks[2].id });
-    expect(longer.code).toBe("CONFLICT");
-    expect(longer.message).toContain("#1 → #2 → #3 → #1");
-  });
-
   it("members work the board; any member reads it rendered one line a task", async () => {
     const first = (await alice.ok(CLAIM, { id: tasks[0].id })).claimTask;
     await alice.ok(UPDATE_TASK, { id: tasks[0].id, input: { status: "COMPLETED", claimToken: first.token } });
@@ -489,18 +477,6 @@ describe("story 3: the task API for agent code", () => {
     expect(updateTask.task).toMatchObject({ status: "IN_PROGRESS", progress: 60, notes: "3 of 5 sites done" });
     const started = await researcher.ok(UPDATE_TASK, { id: summarize.id, input: { status: "IN_PROGRESS", progress: 5, notes: "waiting for prices" } });
     expect(started.updateTask.task).toMatchObject({ status: "IN_PROGRESS", progress: 5, notes: "waiting for prices" });
-  });
-
-  it("progress outside 0–100 is BAD_USER_INPUT naming the field, and changes nothing", async () => {
-    const journalBefore = await server.app.services.db.reader.journalEvent.count({ where: { teamId } });
-    for (const progress of [101, -1]) {
-      const refused = await researcher.fails(UPDATE_TASK, { id: collect.id, input: { progress, notes: "should not land" } });
-      expect(refused.code).toBe("BAD_USER_INPUT");
-      expect(refused.extensions?.field).toBe("progress");
-    }
-    const { task } = await analyst.ok(TASK, { id: collect.id });
-    expect(task).toMatchObject({ progress: 60, notes: "3 of 5 sites done", status: "IN_PROGRESS" });
-    expect(await server.app.services.db.reader.journalEvent.count({ where: { teamId } })).toBe(journalBefore);
   });
 
   it("the researcher attaches findings (JSON) that the analyst reads from the task", async () => {

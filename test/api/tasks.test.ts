@@ -266,3 +266,51 @@ describe("other teams' tasks do not exist", () => {
     expect(claimNext.code).toBe("NOT_FOUND");
   });
 });
+
+// ---- refusals told in no story (from stories.test.ts) ------------------------------------
+
+describe("bad input", () => {
+  /** A team of its own (the board's task numbers above stay as they are), with an assignee and a reader. */
+  async function ownTeam(label: string) {
+    const owner = await registerAgent(server, `${label}-lead`);
+    const assignee = await registerAgent(server, `${label}-assignee`);
+    const reader = await registerAgent(server, `${label}-reader`);
+    const team = await createTeam(owner, label, [
+      [assignee, "researcher"],
+      [reader, "analyst"],
+    ]);
+    return { owner, assignee, reader, team };
+  }
+
+  it("progress outside 0–100 is BAD_USER_INPUT naming the field, and changes nothing", async () => {
+    const { owner, assignee, reader, team } = await ownTeam("progress");
+    const task = await createTask(owner, team, { title: "Collect competitor prices", assignee: assignee.name, status: "IN_PROGRESS" });
+    await assignee.ok(UPDATE, { id: task.id, input: { progress: 60, notes: "3 of 5 sites done" } });
+    const journalBefore = await server.app.services.db.reader.journalEvent.count({ where: { teamId: team } });
+    for (const progress of [101, -1]) {
+      const refused = await assignee.fails(UPDATE, { id: task.id, input: { progress, notes: "should not land" } });
+      expect(refused.code).toBe("BAD_USER_INPUT");
+      expect(refused.extensions?.field).toBe("progress");
+    }
+    const { task: read } = await reader.ok(`query($id: ID!) { task(id: $id) { progress notes status } }`, { id: task.id });
+    expect(read).toMatchObject({ progress: 60, notes: "3 of 5 sites done", status: "IN_PROGRESS" });
+    expect(await server.app.services.db.reader.journalEvent.count({ where: { teamId: team } })).toBe(journalBefore);
+  });
+
+  it("a link that would close a cycle is refused with CONFLICT naming the cycle", async () => {
+    const { owner, team } = await ownTeam("cycle");
+    const tasks = [];
+    for (const title of ["Analyze current schema", "Create migration script", "Update unit tests"]) tasks.push(await createTask(owner, team, { title }));
+    expect(tasks.map((t) => t.number)).toEqual([1, 2, 3]);
+    await owner.ok(LINK, { id: tasks[2]!.id, b: tasks[1]!.id });
+    const refused = await owner.fails(LINK, { id: tasks[1]!.id, b: tasks[2]!.id });
+    expect(refused.code).toBe("CONFLICT");
+    expect(refused.message).toBe("#2 blocked by #3 would close a cycle: #2 → #3 → #2");
+    expect(refused.extensions?.cycle).toEqual(["#2", "#3", "#2"]);
+    // Longer cycles are named whole: 1 → 2 → 3, then 1 blocked by 3.
+    await owner.ok(LINK, { id: tasks[1]!.id, b: tasks[0]!.id });
+    const longer = await owner.fails(LINK, { id: tasks[0]!.id, b: tasks[2]!.id });
+    expect(longer.code).toBe("CONFLICT");
+    expect(longer.message).toContain("#1 → #2 → #3 → #1");
+  });
+});

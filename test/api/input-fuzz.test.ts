@@ -1,5 +1,7 @@
-// Bad input on purpose, through the real server. The operations are derived from
-// schema.graphql, so a new mutation, query or subscription cannot be forgotten.
+// Bad input on purpose, through the real server, for the schema as a whole: the
+// operations are derived from schema.graphql, so a new mutation, query or subscription
+// cannot be forgotten. (What a module refuses in particular is in that module's tests;
+// the lone-surrogate rule of src/validation.ts in detail is in validation.test.ts.)
 //
 // 1. Every mutation, varied one argument position at a time from a valid call: wrong
 //    types (in variables and inline), missing required arguments, huge strings, a body
@@ -15,8 +17,6 @@
 //    NOT_FOUND (or null where the field is nullable, or a filter's empty answer), exactly
 //    as for an unknown ID; subscriptions over graphql-ws and SSE end with an error instead
 //    of streaming. Malformed IDs, NUL bytes and lone surrogates are refused there too.
-// 3. A lone surrogate in detail: refused naming where it is, over HTTP, graphql-ws and
-//    MCP, while what can be stored is stored exactly.
 //
 // Controls keep this from passing vacuously: each valid call the bad ones were varied from
 // succeeds (last in the file, since they change team A), and each read of team A's own
@@ -41,11 +41,10 @@ import {
   type GraphQLNamedType,
   type GraphQLOutputType,
 } from "graphql";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/generated/prisma/client.js";
 import { createTeam, registerAgent, type GqlError, type GqlResult, type Subscription, type TestAgent, type Transport } from "../helpers/client.js";
+import { drain } from "../helpers/drain.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
 // ---- the schema ------------------------------------------------------------------
@@ -950,39 +949,6 @@ async function queryProblems(field: Field, reads: Read[], codes: Set<string>, co
   return problems;
 }
 
-interface Drained {
-  results: GqlResult[];
-  ended: boolean;
-  /** Errors the transport ended the subscription with (graphql-ws "error"). */
-  failure: GqlError[];
-  failureText: string;
-}
-
-/** Reads a subscription until it ends or `windowMs` passes. */
-async function drain(sub: Subscription, windowMs: number): Promise<Drained> {
-  const results: GqlResult[] = [];
-  const deadline = Date.now() + windowMs;
-  for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) return { results, ended: false, failure: [], failureText: "" };
-    try {
-      results.push(await sub.next(left));
-    } catch (error) {
-      const message = (error as Error).message;
-      if (!message.startsWith("subscription ended")) return { results, ended: false, failure: [], failureText: "" };
-      const text = message.replace(/^subscription ended:?\s*/, "");
-      let failure: GqlError[] = [];
-      try {
-        const parsed = JSON.parse(text) as unknown;
-        if (Array.isArray(parsed)) failure = parsed as GqlError[];
-      } catch {
-        failure = [];
-      }
-      return { results, ended: true, failure, failureText: text };
-    }
-  }
-}
-
 const STREAM_WINDOW_MS = 2_500;
 
 /** Checks that team A's own read streams, then that each of `reads` ends with an error of `codes` without streaming anything. */
@@ -1088,84 +1054,5 @@ describe("the valid calls the bad ones were varied from", () => {
       if (field.name === "rotateToken" && answer.body?.data) me.token = (answer.body.data.rotateToken as { token: string }).token;
     }
     expect(problems).toEqual([]);
-  });
-});
-
-// ---- 3. text that cannot be stored as sent ------------------------------------------------------
-
-describe("a lone UTF-16 surrogate (JSON's \\ud800 escape alone)", () => {
-  const CREATE = `mutation($t: ID!, $input: CreateTaskInput!) { createTask(teamId: $t, input: $input) { id title } }`;
-  const taskCount = () => server.app.services.db.reader.task.count();
-  /** The MCP endpoint, as agent MCP clients call it; closed after each test. */
-  async function mcpCall(name: string, args: Record<string, unknown>) {
-    const client = new Client({ name: "bad-input", version: "1.0.0" });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url.replace(/\/graphql$/, "/mcp")), { requestInit: { headers: { authorization: `Bearer ${me.token}` } } }));
-    try {
-      return (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { text: string }[]; structuredContent?: Record<string, unknown> };
-    } finally {
-      await client.close();
-    }
-  }
-
-  it("in a variable is refused with BAD_USER_INPUT naming the variable, and nothing is stored", async () => {
-    const before = await taskCount();
-    for (const [title, at] of [["a\ud800b", "character 2 is a lone surrogate (U+D800)"], ["\udc00end", "character 1 is a lone surrogate (U+DC00)"], ["pair reversed \udc00\ud800", "character 15 is a lone surrogate (U+DC00)"]]) {
-      const answer = await post(CREATE, { t: own.team, input: { title } });
-      expect(answer.body?.errors, JSON.stringify(title)).toHaveLength(1);
-      const error = answer.body!.errors![0]!;
-      expect(error.extensions?.code).toBe("BAD_USER_INPUT");
-      expect(error.message).toBe(`$input.title: text must be valid Unicode: ${at}, half of a pair, which cannot be stored`);
-      expect(error.extensions?.field).toBe("$input.title");
-      expect(answer.body?.data ?? null).toBeNull();
-    }
-    // In a list, in JSON, and in a JSON key.
-    const inList = await post(CREATE, { t: own.team, input: { title: "ok", blockedBy: [own.task, "x\ud800"] } });
-    expect(inList.body?.errors?.[0]?.message).toMatch(/^\$input\.blockedBy\[1\]: text must be valid Unicode/);
-    const inJson = await post(CREATE, { t: own.team, input: { title: "ok", metadata: { notes: ["fine", { deep: "\ud83d" }] } } });
-    expect(inJson.body?.errors?.[0]?.message).toMatch(/^\$input\.metadata\.notes\[1\]\.deep: text must be valid Unicode/);
-    const inKey = await post(CREATE, { t: own.team, input: { title: "ok", metadata: { "k\udfff": 1 } } });
-    expect(inKey.body?.errors?.[0]?.message).toMatch(/^\$input\.metadata: a key must be valid Unicode: character 2 is a lone surrogate \(U\+DFFF\)/);
-    expect(await taskCount()).toBe(before);
-  });
-
-  it("is refused in the query text too (by GraphQL's parser), while a surrogate pair and U+FFFD itself are stored exactly", async () => {
-    const before = await taskCount();
-    const literal = await post(`mutation($t: ID!) { createTask(teamId: $t, input: { title: "a\\ud800b" }) { id } }`, { t: own.team });
-    expect(literal.body?.errors?.[0]?.extensions?.code).toBe("GRAPHQL_PARSE_FAILED");
-    expect(literal.body?.errors?.[0]?.message).toMatch(/Invalid Unicode escape sequence/);
-    expect(await taskCount()).toBe(before);
-    const exact = "a\u{1F600}b \uFFFD \ud83d\ude00";
-    const created = await post(CREATE, { t: own.team, input: { title: exact, metadata: { [exact]: exact } } });
-    expect(created.body?.errors).toBeUndefined();
-    const id = (created.body!.data!.createTask as { id: string }).id;
-    const read = await post(`query($id: ID!) { task(id: $id) { title metadata } }`, { id });
-    expect(read.body?.data?.task).toEqual({ title: exact, metadata: { [exact]: exact } });
-  });
-
-  it("over graphql-ws is refused the same way", async () => {
-    const before = await taskCount();
-    const sub = me.subscribe("ws", CREATE, { t: own.team, input: { title: "a\ud800b" } });
-    try {
-      const drained = await drain(sub, 10_000);
-      const errors = [...drained.results.flatMap((r) => r.errors ?? []), ...drained.failure];
-      expect(errors.map((e) => [e.extensions?.code, e.message.slice(0, 45)])).toEqual([["BAD_USER_INPUT", "$input.title: text must be valid Unicode: cha"]]);
-    } finally {
-      await sub.close();
-    }
-    expect(await taskCount()).toBe(before);
-  });
-
-  it("in an MCP tool's arguments is refused with BAD_USER_INPUT naming the argument, and nothing is stored", async () => {
-    const before = await taskCount();
-    const answer = await mcpCall("create_task", { team: own.team, title: "a\ud800b" });
-    expect(answer.isError).toBe(true);
-    expect(answer.content[0]!.text).toBe("BAD_USER_INPUT: title: text must be valid Unicode: character 2 is a lone surrogate (U+D800), half of a pair, which cannot be stored");
-    expect(answer.structuredContent).toMatchObject({ code: "BAD_USER_INPUT", field: "title" });
-    const nested = await mcpCall("create_task", { team: own.team, title: "ok", blocked_by: [1, "\udc00"] });
-    expect(nested.content[0]!.text).toMatch(/^BAD_USER_INPUT: blocked_by\[1\]: text must be valid Unicode/);
-    expect(await taskCount()).toBe(before);
-    // A surrogate pair is stored as sent.
-    expect((await mcpCall("create_task", { team: own.team, title: "ok \u{1F600}" })).isError).toBeFalsy();
-    expect(await server.app.services.db.reader.task.count({ where: { title: "ok \u{1F600}" } })).toBe(1);
   });
 });
