@@ -182,7 +182,7 @@ def main():
     open_tasks = [edge["node"] for edge in mine["team"]["tasks"]["edges"]]
     check([t["title"] for t in open_tasks] == ["Summarize pricing tiers"], "the researcher's open tasks")
     orchestrator.say(f"{researcher.name} still has: " + ", ".join(f'#{t["number"]} {t["title"]} ({t["status"]})' for t in open_tasks))
-    print("done")
+    print("done.")
 
 
 if __name__ == "__main__":

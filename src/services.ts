@@ -5,6 +5,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./infra/db.js";
 import type { AnnouncementBus } from "./infra/pubsub.js";
 import { AgentService } from "./modules/agents/agents.service.js";
+import { EventService } from "./modules/events/events.service.js";
 import { ContextService } from "./modules/context/context.service.js";
 import { IdempotencyService } from "./modules/idempotency/idempotency.service.js";
 import { Presence } from "./modules/agents/presence.js";
@@ -31,6 +32,7 @@ export interface Services {
   messages: MessageService;
   context: ContextService;
   knowledge: KnowledgeService;
+  events: EventService;
 }
 
 export interface ServiceDeps {
@@ -54,5 +56,6 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const claims = new ClaimService(db, journal, teams, tasks, agents);
   const context = new ContextService(db, journal, tailer, teams, tasks, agents);
   const knowledge = new KnowledgeService(db, journal, teams, tasks, agents, idempotency);
-  return { db, journal, idempotency, tailer, presence, agents, teams, tasks, dependencies, claims, messages, context, knowledge };
+  const events = new EventService(journal, tailer, messages, teams);
+  return { db, journal, idempotency, tailer, presence, agents, teams, tasks, dependencies, claims, messages, context, knowledge, events };
 }

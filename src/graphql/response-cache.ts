@@ -43,7 +43,7 @@ interface Kept {
 }
 
 // Query.awaitReplies waits: a kept "timed out" would answer at once.
-const NOT_KEPT = new Set(["Agent.online", "Agent.lastSeenAt", "Message.expired", "Query.awaitReplies"]);
+const NOT_KEPT = new Set(["Agent.online", "Agent.lastSeenAt", "Message.expired", "Query.awaitReplies", "Query.awaitEvents"]);
 
 export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCacheOptions): Plugin<Context> {
   // An answer bigger than an eighth of the whole is not kept: a few huge ones would evict all.

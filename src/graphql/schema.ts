@@ -7,5 +7,6 @@ import "../modules/tasks/tasks.schema.js";
 import "../modules/messages/messages.schema.js";
 import "../modules/context/context.schema.js";
 import "../modules/knowledge/knowledge.schema.js";
+import "../modules/events/events.schema.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -17,6 +17,7 @@ import { unstorableText } from "../validation.js";
 import type { Services } from "../services.js";
 import type { Tool, ToolContext } from "./tool.js";
 import { contextTools } from "./tools/context.js";
+import { eventTools } from "./tools/events.js";
 import { knowledgeTools } from "./tools/knowledge.js";
 import { messageTools } from "./tools/messages.js";
 import { taskTools } from "./tools/tasks.js";
@@ -27,7 +28,7 @@ export const MCP_PATH = "/mcp";
 /** A tool call costs what a mutation field costs on the GraphQL side. */
 export const TOOL_CALL_COST = 5;
 
-export const TOOLS: Tool[] = [...teamTools, ...taskTools, ...messageTools, ...contextTools, ...knowledgeTools];
+export const TOOLS: Tool[] = [...eventTools, ...teamTools, ...taskTools, ...messageTools, ...contextTools, ...knowledgeTools];
 
 const INSTRUCTIONS = `agent-hq is the headquarters your team of agents shares: a task board, messages, shared context and knowledge.
 Start with whoami. Tasks are named by their #number on a team's board; "team" may be left out when you belong to one team.

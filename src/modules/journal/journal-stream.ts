@@ -179,7 +179,12 @@ export class JournalStream implements AsyncIterableIterator<JournalRow> {
     if (this.isEnded) return;
     this.busy = false;
     this.drain();
+    this.markCaughtUp();
   }
+
+  private markCaughtUp: () => void = () => {};
+  /** Resolves once the replay is done and the stream is live (never, if it ends first). */
+  readonly caughtUp = new Promise<void>((resolve) => (this.markCaughtUp = resolve));
 
   /** The tailer's listener: each new batch of rows, in cursor order. */
   private readonly onRows = (rows: readonly JournalRow[]): void => {

@@ -7,7 +7,7 @@ import { parseInput } from "../../validation.js";
 import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
-import { streamJournal } from "../journal/journal-stream.js";
+import { streamJournal, type StreamOptions } from "../journal/journal-stream.js";
 import type { JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { AskAndWait, type AskResult } from "./ask-and-wait.js";
@@ -241,18 +241,26 @@ export class MessageService {
    */
   async inboxEvents(viewer: Viewer, opts: { after?: number | null; threadId?: string | null }): Promise<AsyncIterable<JournalRow>> {
     if (opts.threadId != null) await this.get(viewer, opts.threadId);
+    return streamJournal(this.journal, this.tailer, { ...(await this.inboxRows(viewer, opts.threadId)), after: opts.after });
+  }
+
+  /**
+   * Which journal rows are the viewer's inbox: messages delivered to it and notices, less
+   * (in replay) broadcasts and topics of teams it has left. The one inbox rule, for the
+   * subscription and the wait call.
+   */
+  async inboxRows(viewer: Viewer, threadId?: string | null): Promise<Required<Pick<StreamOptions, "scope" | "emit">>> {
     const teams = new Set(await this.teams.teamIdsOf(viewer.id));
     const replayedUpTo = await this.journal.head();
-    return streamJournal(this.journal, this.tailer, {
+    return {
       scope: { recipientId: viewer.id },
-      after: opts.after,
       emit: (row) => {
         const p = row.payload as { teamId?: string | null; threadId?: string };
         if (!row.kind.startsWith("message.received") && !row.kind.startsWith("notice.")) return false;
         if (p.teamId && row.id <= replayedUpTo && !teams.has(p.teamId)) return false;
-        return !opts.threadId || p.threadId === opts.threadId;
+        return !threadId || p.threadId === threadId;
       },
-    });
+    };
   }
 
   /** Messages published on topics matching `pattern` in a team, after a cursor. */

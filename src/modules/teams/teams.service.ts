@@ -8,7 +8,7 @@ import { boundedText, parseInput, shortName } from "../../validation.js";
 import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
-import { streamJournal } from "../journal/journal-stream.js";
+import { streamJournal, type StreamOptions } from "../journal/journal-stream.js";
 import type { JournalRow, JournalService } from "../journal/journal.service.js";
 
 const role = shortName;
@@ -19,6 +19,12 @@ const updateInput = z.object({ name: teamName.nullish(), description: boundedTex
 
 /** Kinds of journal rows that mean an agent lost access to a team. */
 const ACCESS_LOST = new Set(["team.member_removed", "team.member_left"]);
+
+export interface TeamRowsOptions {
+  /** Only these kinds (all when empty). */
+  kinds?: readonly string[] | null;
+  where?: (row: JournalRow) => boolean;
+}
 
 export class TeamService {
   constructor(
@@ -204,23 +210,27 @@ export class TeamService {
    * Everything that happens in a team: replay after a cursor, then live. Ends when the
    * subscriber leaves or is removed from the team.
    */
-  async events(
-    viewer: Viewer,
-    teamId: string,
-    opts: { after?: number | null; kinds?: readonly string[] | null; where?: (row: JournalRow) => boolean },
-  ): Promise<AsyncIterable<JournalRow>> {
+  async events(viewer: Viewer, teamId: string, opts: TeamRowsOptions & { after?: number | null }): Promise<AsyncIterable<JournalRow>> {
+    return streamJournal(this.journal, this.tailer, { ...(await this.teamRows(viewer, teamId, opts)), after: opts.after });
+  }
+
+  /**
+   * Which journal rows of a team the viewer sees (NOT_FOUND unless a member), and when its
+   * view ends (it left or was removed). The one rule, for the subscriptions and the wait call.
+   */
+  async teamRows(viewer: Viewer, teamId: string, opts: TeamRowsOptions = {}): Promise<Required<Pick<StreamOptions, "scope" | "emit" | "endsAfter">>> {
     await this.get(viewer, teamId);
     const kinds = opts.kinds?.length ? new Set(opts.kinds) : null;
     const where = opts.where ?? (() => true);
-    return streamJournal(this.journal, this.tailer, {
+    return {
       scope: { teamId },
-      after: opts.after,
       emit: (row) => (!kinds || kinds.has(row.kind)) && where(row),
       // A replayed removal may be followed by a re-admission: ask the database. Other rows
       // answer at once (no promise): this runs for every row and every subscriber.
       endsAfter: (row) => ACCESS_LOST.has(row.kind) && row.subjectId === viewer.id && this.isMember(viewer.id, teamId).then((member) => !member),
-    });
+    };
   }
+
 
   /**
    * Takes the team's next task number. The update locks the team row on PostgreSQL

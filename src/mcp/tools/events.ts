@@ -1,0 +1,32 @@
+// The wait call for agents in a tool loop: wait, act, wait, and never poll.
+import { z } from "zod";
+import { WAIT_LIMITS } from "../../modules/events/events.service.js";
+import { agentNames, tool } from "../tool.js";
+
+/** An event's payload as the model reads it: compact JSON, cut at this many characters. */
+const PAYLOAD_CHARS = 600;
+
+export const eventTools = [
+  tool({
+    name: "await_events",
+    description: `Waits for what concerns you and returns it as soon as it happens: messages and notices in your inbox (a task assigned to you, your work unblocked, a role given, a lease lost), and with team_kinds those kinds of your teams' events. Pass the cursor of the previous answer as after (omit it the first time: from now). With nothing by timeout_seconds (default ${WAIT_LIMITS.defaultSeconds}, at most ${WAIT_LIMITS.maxSeconds}) it answers "nothing yet" and the same cursor: call it again. Use it instead of polling.`,
+    input: z.strictObject({
+      after: z.number().int().optional().describe("The cursor from the previous answer; omit it the first time."),
+      timeout_seconds: z.number().int().optional().describe(`How long to wait, 0 to ${WAIT_LIMITS.maxSeconds} seconds (default ${WAIT_LIMITS.defaultSeconds}).`),
+      team_kinds: z.array(z.string()).optional().describe('Also these kinds of your teams\' events, e.g. ["task.ready", "task.completed"].'),
+      limit: z.number().int().optional().describe(`At most this many events (default ${WAIT_LIMITS.defaultFirst}, at most ${WAIT_LIMITS.maxFirst}).`),
+    }),
+    readOnly: true,
+    run: async (ctx, a) => {
+      const result = await ctx.services.events.awaitEvents(ctx.viewer, { after: a.after, timeoutSeconds: a.timeout_seconds, teamKinds: a.team_kinds, first: a.limit });
+      const names = await agentNames(ctx, result.events.map((e) => e.actorId));
+      const lines = result.events.map((e) => {
+        const by = e.actorId ? ` by ${names.get(e.actorId) ?? "?"}` : "";
+        const payload = JSON.stringify(e.payload);
+        return `[${e.id}] ${e.kind}${by}: ${payload.length > PAYLOAD_CHARS ? `${payload.slice(0, PAYLOAD_CHARS)}…` : payload}`;
+      });
+      lines.push(result.events.length === 0 ? `Nothing yet; cursor ${result.cursor}: call again with after: ${result.cursor}.` : `cursor ${result.cursor}: pass after: ${result.cursor} to wait for what comes next.`);
+      return lines.join("\n");
+    },
+  }),
+];
