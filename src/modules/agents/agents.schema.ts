@@ -1,6 +1,7 @@
 import { builder } from "../../graphql/builder.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { requireViewer, rowForSelection } from "../../graphql/context.js";
+import { changesWithoutCommit } from "../../graphql/response-cache.js";
 
 export const AgentRef = builder.prismaObject("Agent", {
   description: "An agent: a program (LLM agent, script, worker) with a name and a bearer token.",
@@ -13,11 +14,13 @@ export const AgentRef = builder.prismaObject("Agent", {
       type: "DateTime",
       nullable: true,
       description: "When the agent last made a request or held a subscription (written in batches).",
+      extensions: changesWithoutCommit,
       select: { lastSeenAt: true },
       resolve: (agent, _args, ctx) => ctx.services.presence.lastSeenAt(agent),
     }),
     online: t.boolean({
       description: "Whether the agent holds a live subscription now.",
+      extensions: changesWithoutCommit,
       select: { onlineUntil: true },
       resolve: (agent, _args, ctx) => ctx.services.presence.online(agent),
     }),

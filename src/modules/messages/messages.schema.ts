@@ -2,6 +2,7 @@ import { builder } from "../../graphql/builder.js";
 import { requireViewer, rowForSelection } from "../../graphql/context.js";
 import { enumOf } from "../../graphql/enum-of.js";
 import { liveEvents } from "../../graphql/live.js";
+import { changesWithoutCommit } from "../../graphql/response-cache.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES, type AskResult } from "./messages.service.js";
@@ -26,6 +27,7 @@ export const MessageRef = builder.prismaObject("Message", {
     deadline: t.expose("deadline", { type: "DateTime", nullable: true, description: "An ask's deadline." }),
     expired: t.boolean({
       description: "An ask whose deadline has passed: the asker stopped waiting.",
+      extensions: changesWithoutCommit,
       select: { deadline: true },
       resolve: (m) => m.deadline !== null && m.deadline < new Date(),
     }),
@@ -119,6 +121,8 @@ builder.queryFields((t) => ({
   }),
   awaitReplies: t.field({
     type: AskResultRef,
+    // It waits: a kept "timed out" would answer at once.
+    extensions: changesWithoutCommit,
     description:
       "Waits again for the replies to a question I asked (an ask cut short by a shutdown answers UNAVAILABLE with extensions.questionId), until timeoutSeconds (0 to 300; 0 looks without waiting), on any instance; at once when every asked agent has replied. NOT_FOUND for anyone but the asker.",
     args: { questionId: t.arg.id({ required: true }), timeoutSeconds: t.arg.int({ required: true }) },
