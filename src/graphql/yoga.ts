@@ -63,26 +63,8 @@ const YOGA_METRICS = [
 export type GraphQLServer = ReturnType<typeof createGraphQLServer>;
 
 export function createGraphQLServer(deps: YogaDeps) {
-  const { config, db, services, logger, metrics, limits } = deps;
-
-  /** The agent a token belongs to: null without a token, an error for a bad one. */
-  async function viewerFor(token: string | null, ip: string): Promise<Viewer | null> {
-    if (token === null) return null;
-    const viewer = await services.agents.authenticate(token);
-    if (!viewer) {
-      // Guessing tokens spends the address's anonymous budget.
-      const wait = await limits.ips.take(`ip:${ip}`, 1);
-      metrics.refused(wait ? "rate_limited" : "bad_token");
-      throw toGraphQLError(
-        wait
-          ? new RateLimitedError(wait, `rate limit exceeded for address ${ip}`)
-          : new UnauthenticatedError("the bearer token is unknown or revoked; register again or use a valid token"),
-      );
-    }
-    services.presence.markSeen(viewer.id);
-    return viewer;
-  }
-
+  const { config, db, services, logger } = deps;
+  const viewerFor = viewerLookup(deps);
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: config.GRAPHQL_PATH,
@@ -112,22 +94,46 @@ export function createGraphQLServer(deps: YogaDeps) {
         reader: db.reader,
       };
     },
-    plugins: [
-      useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() }),
-      // Serves our registry. Yoga's own per-request series are all off: together they cost
-      // about a fifth of a cheap request's CPU (measured), and our operation counter and
-      // duration histogram (observability.ts) answer the same questions.
-      usePrometheus({ endpoint: "/metrics", registry: deps.registry, metrics: Object.fromEntries(YOGA_METRICS.map((name) => [name, false])) }),
-      ...(config.INTROSPECTION ? [] : [useDisableIntrospection()]),
-      ...armorPlugins(!config.INTROSPECTION),
-      useProtection({ agents: limits.agents, ips: limits.ips, onRefused: (reason) => metrics.refused(reason) }),
-      metrics.plugin(logger),
-      useRequestIdOnErrors(),
-      useJsonRefusals(config.GRAPHQL_PATH),
-      // Last: every plugin above sees a kept answer as it sees any other.
-      ...(config.RESPONSE_CACHE_MB > 0
-        ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: () => db.readVersion(), onAnswer: (from) => metrics.answered(from) })]
-        : []),
-    ],
+    plugins: pluginsOf(deps),
   });
+}
+
+/** The agent a token belongs to: null without a token, an error for a bad one. */
+function viewerLookup({ services, limits, metrics }: YogaDeps) {
+  return async (token: string | null, ip: string): Promise<Viewer | null> => {
+    if (token === null) return null;
+    const viewer = await services.agents.authenticate(token);
+    if (!viewer) {
+      // Guessing tokens spends the address's anonymous budget.
+      const wait = await limits.ips.take(`ip:${ip}`, 1);
+      metrics.refused(wait ? "rate_limited" : "bad_token");
+      throw toGraphQLError(
+        wait
+          ? new RateLimitedError(wait, `rate limit exceeded for address ${ip}`)
+          : new UnauthenticatedError("the bearer token is unknown or revoked; register again or use a valid token"),
+      );
+    }
+    services.presence.markSeen(viewer.id);
+    return viewer;
+  };
+}
+
+function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps) {
+  return [
+    useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() }),
+    // Serves our registry. Yoga's own per-request series are all off: together they cost
+    // about a fifth of a cheap request's CPU (measured), and our operation counter and
+    // duration histogram (observability.ts) answer the same questions.
+    usePrometheus({ endpoint: "/metrics", registry, metrics: Object.fromEntries(YOGA_METRICS.map((name) => [name, false])) }),
+    ...(config.INTROSPECTION ? [] : [useDisableIntrospection()]),
+    ...armorPlugins(!config.INTROSPECTION),
+    useProtection({ agents: limits.agents, ips: limits.ips, onRefused: (reason) => metrics.refused(reason) }),
+    metrics.plugin(logger),
+    useRequestIdOnErrors(),
+    useJsonRefusals(config.GRAPHQL_PATH),
+    // Last: every plugin above sees a kept answer as it sees any other.
+    ...(config.RESPONSE_CACHE_MB > 0
+      ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: () => db.readVersion(), onAnswer: (from) => metrics.answered(from) })]
+      : []),
+  ];
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import { GraphQLError, type ExecutionArgs } from "graphql";
-import type { OperationResult } from "graphql-ws";
+import type { OperationResult, SubscribePayload } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { AppError, UnauthenticatedError } from "../errors.js";
@@ -46,7 +46,6 @@ interface Ctx {
 }
 
 export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
-  const { services, yoga } = options;
   // No compression: live.ts writes frames straight to the socket beside ws (see SocketBatch).
   const wss = new WebSocketServer({
     server: options.server,
@@ -56,6 +55,45 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
     // A WebSocket opened during a shutdown would be closed at once.
     verifyClient: (_info, done) => (options.draining() ? done(false, shuttingDown.status, shuttingDown.message) : done(true)),
   });
+  const ws = useServer<Record<string, unknown> | undefined>(
+    {
+      onConnect: (ctx) => acceptConnection(options, ctx),
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onSubscribe: subscriptionStarter(options),
+    },
+    wss,
+  );
+  return {
+    wss,
+    async close() {
+      for (const socket of wss.clients) socket.close(1001, "server shutting down");
+      await ws.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** A connection is refused (4403) unless a valid token comes in connectionParams. */
+async function acceptConnection(options: GraphqlWsOptions, ctx: Ctx & { connectionParams?: Record<string, unknown> }): Promise<boolean> {
+  const params = ctx.connectionParams ?? {};
+  const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
+  let ok: boolean;
+  try {
+    ok = token !== null && (await options.services.agents.authenticate(token)) !== null;
+  } catch (error) {
+    const unavailable = unavailableFrom(error);
+    if (!unavailable) throw error;
+    // 1013 Try Again Later: graphql-ws clients reconnect by themselves (they give up on 4500).
+    ctx.extra.socket.close(1013, unavailable.message);
+    return false;
+  }
+  if (!ok) options.onBadToken();
+  return ok;
+}
+
+/** graphql-ws' onSubscribe: each subscription parsed, validated and given its context by Yoga's plugins. */
+function subscriptionStarter({ yoga, services }: GraphqlWsOptions) {
   const watched = new WeakSet<object>();
   /** Its subscriptions end when the token is revoked (graphql/live.ts); then the socket goes too. */
   const watchRevocation = (ctx: Ctx, tokenId: string) => {
@@ -64,68 +102,34 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
     const stop = services.agents.whenRevoked(tokenId, () => closeWhenIdle(ctx, 4403, "token revoked"));
     ctx.extra.socket.once("close", stop);
   };
-
-  const ws = useServer<Record<string, unknown> | undefined>(
-    {
-      // Refused at connection time (4403) unless a valid token comes in connectionParams.
-      onConnect: async (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
-        let ok: boolean;
-        try {
-          ok = token !== null && (await services.agents.authenticate(token)) !== null;
-        } catch (error) {
-          const unavailable = unavailableFrom(error);
-          if (!unavailable) throw error;
-          // 1013 Try Again Later: graphql-ws clients reconnect by themselves (they give up on 4500).
-          ctx.extra.socket.close(1013, unavailable.message);
-          return false;
-        }
-        if (!ok) options.onBadToken();
-        return ok;
-      },
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, id, payload) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          connectionParams: ctx.connectionParams,
-          requestId: randomUUID(),
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        // The token is checked again for every subscription: it may have been revoked.
-        let contextValue: Context;
-        try {
-          contextValue = (await contextFactory()) as Context;
-        } catch (error) {
-          return [contextRefusal(error)];
-        }
-        if (contextValue.viewer) watchRevocation(ctx, contextValue.viewer.tokenId);
-        // Journal subscriptions write their events straight to this socket (graphql/live.ts).
-        offerSocket(contextValue, { id, socket: ctx.extra.socket, tcp: ctx.extra.request.socket, schema, document, query: payload.query, operationName: payload.operationName, variables: payload.variables });
-        return { schema, operationName: payload.operationName, document, variableValues: payload.variables, contextValue, rootValue: { execute, subscribe } as EnvelopedRoot };
-      },
-    },
-    wss,
-  );
-
-  return {
-    wss,
-    async close() {
-      for (const socket of wss.clients) socket.close(1001, "server shutting down");
-      await ws.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    },
+  return async (ctx: Ctx & { connectionParams?: Readonly<Record<string, unknown>> }, id: string, payload: SubscribePayload) => {
+    const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+      ...ctx,
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      params: payload,
+      connectionParams: ctx.connectionParams,
+      requestId: randomUUID(),
+    });
+    let document;
+    try {
+      document = parse(payload.query);
+    } catch (error) {
+      return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) return errors;
+    // The token is checked again for every subscription: it may have been revoked.
+    let contextValue: Context;
+    try {
+      contextValue = (await contextFactory()) as Context;
+    } catch (error) {
+      return [contextRefusal(error)];
+    }
+    if (contextValue.viewer) watchRevocation(ctx, contextValue.viewer.tokenId);
+    // Journal subscriptions write their events straight to this socket (graphql/live.ts).
+    offerSocket(contextValue, { id, socket: ctx.extra.socket, tcp: ctx.extra.request.socket, schema, document, query: payload.query, operationName: payload.operationName, variables: payload.variables });
+    return { schema, operationName: payload.operationName, document, variableValues: payload.variables, contextValue, rootValue: { execute, subscribe } as EnvelopedRoot };
   };
 }
 

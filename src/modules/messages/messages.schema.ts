@@ -177,6 +177,10 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, { idempotencyKey, ...args }, ctx) => ctx.services.messages.ask(requireViewer(ctx), args, idempotencyKey),
   }),
+}));
+
+// Read state and topic follows.
+builder.mutationFields((t) => ({
   markRead: t.int({
     description: "Marks messages read: these IDs, or everything up to and including upTo (a message ID); with neither, everything. Returns how many changed.",
     args: { ids: t.arg.idList(), upTo: t.arg.id() },

@@ -269,6 +269,10 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), claimToken: t.arg.int() },
     resolve: async (query, _root, { id, claimToken }, ctx) => rowForSelection(query, (await ctx.services.tasks.cancel(requireViewer(ctx), id, claimToken)).task, ctx.reader.task),
   }),
+}));
+
+// Dependencies and the dashboard.
+builder.mutationFields((t) => ({
   addTaskDependency: t.prismaField({
     type: "Task",
     description: "Records that the task is blocked by another task of the same team. Refused (CONFLICT) when it would close a cycle.",
@@ -309,6 +313,10 @@ builder.mutationFields((t) => ({
     resolve: (_query, _root, { id, agentName, role, instructions }, ctx) =>
       ctx.services.tasks.assignRole(requireViewer(ctx), id, { agentName, role, instructions }),
   }),
+}));
+
+// Claims: a task held for a while, with a fencing token.
+builder.mutationFields((t) => ({
   claimTask: t.field({
     type: ClaimRef,
     description: "Claims a ready task for leaseSeconds (default 300). Sets it in progress and assigns it to you.",
