@@ -5,7 +5,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Config } from "../config.js";
-import { clientErrorRefusal, rawResponse, refusalBody, type Refusal } from "../graphql/http-refusals.js";
+import { UnavailableError } from "../errors.js";
+import { clientErrorRefusal, rawResponse, refusalBody, refusalOf, type Refusal } from "../graphql/http-refusals.js";
 import { LIMITS } from "../graphql/limits.js";
 import { isMcpPath } from "../mcp/mcp-endpoint.js";
 
@@ -20,11 +21,9 @@ export interface HttpFront {
   draining(): boolean;
 }
 
-export const shuttingDown: Refusal = {
-  status: 503,
-  code: "UNAVAILABLE",
-  message: "the server is shutting down; send the request again (to another instance, or to this one once it has restarted)",
-};
+export const shuttingDown: Refusal = refusalOf(
+  new UnavailableError("the server is shutting down; send the request again (to another instance, or to this one once it has restarted)"),
+);
 
 /** Each HTTP request's id (given in x-request-id or made up), for its context and logs. */
 const requestIds = new WeakMap<IncomingMessage, string>();
