@@ -10,6 +10,10 @@ export const errorCodes = [
   "RATE_LIMITED",
   "QUERY_TOO_DEEP",
   "QUERY_TOO_COMPLEX",
+  "TOO_MANY_FIELDS",
+  "TOO_MANY_ALIASES",
+  "TOO_MANY_DIRECTIVES",
+  "TOO_MANY_TOKENS",
   "UNAVAILABLE",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -44,11 +48,12 @@ export class NotFoundError extends AppError {
 
 export class BadInputError extends AppError {
   readonly code = "BAD_USER_INPUT";
+  /** `field` names the input at fault; null when it is the request as a whole. */
   constructor(
-    readonly field: string,
+    readonly field: string | null,
     message: string,
   ) {
-    super(`${field}: ${message}`, { field });
+    super(field === null ? message : `${field}: ${message}`, field === null ? {} : { field });
   }
 }
 
@@ -66,7 +71,7 @@ export class RateLimitedError extends AppError {
 /** A query over one of the limits in src/graphql/limits.ts. */
 export class LimitError extends AppError {
   constructor(
-    readonly code: "QUERY_TOO_DEEP" | "QUERY_TOO_COMPLEX",
+    readonly code: "QUERY_TOO_DEEP" | "QUERY_TOO_COMPLEX" | "TOO_MANY_FIELDS" | "TOO_MANY_ALIASES" | "TOO_MANY_DIRECTIVES" | "TOO_MANY_TOKENS",
     message: string,
   ) {
     super(message);

@@ -45,3 +45,18 @@ describe("committed schema files", () => {
     }
   });
 });
+
+describe("fields that change without a commit", () => {
+  // The response cache never keeps a query selecting one of these (src/graphql/response-cache.ts):
+  // a field whose value moves with the clock or with connections must carry the mark.
+  it("are marked where they are defined: presence, an ask's deadline, and the wait for replies", async () => {
+    const { schema } = await import("../src/graphql/schema.js");
+    const marked = Object.values(schema.getTypeMap())
+      .filter((type) => !type.name.startsWith("__") && "getFields" in type)
+      .flatMap((type) => Object.values((type as import("graphql").GraphQLObjectType).getFields()).map((field) => [type.name, field] as const))
+      .filter(([, field]) => (field.extensions as { changesWithoutCommit?: boolean }).changesWithoutCommit)
+      .map(([type, field]) => `${type}.${field.name}`)
+      .sort();
+    expect(marked).toEqual(["Agent.lastSeenAt", "Agent.online", "Message.expired", "Query.awaitEvents", "Query.awaitReplies"]);
+  });
+});

@@ -14,6 +14,9 @@ export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes;
   DefaultFieldNullability: false;
   Scalars: {
+    // IDs are the records' UUID strings; a client may send a number, which GraphQL's ID
+    // parses to a string anyway.
+    ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
     JSONObject: { Input: Record<string, unknown>; Output: unknown };
     JSON: { Input: unknown; Output: unknown };

@@ -21,12 +21,17 @@ export function requireViewer(ctx: Context): Viewer {
   return ctx.viewer;
 }
 
+/** A Prisma model that can read one row by its id (`ctx.reader.task`, `ctx.reader.team`, …). */
+interface ById<T> {
+  findUniqueOrThrow(args: { where: { id: string } }): PromiseLike<T>;
+}
+
 /**
  * A row a service already returned (what a mutation wrote, a search hit), as the client's
  * selection needs it. Pothos' `query` is empty when the selection asks for the row's own
  * columns only: then that row is the answer, without another statement. Otherwise the row
- * is read again with the relations the selection includes.
+ * is read again, committed, with the relations the selection includes.
  */
-export function rowForSelection<T>(query: object, row: T, readAgain: () => Promise<T>): T | Promise<T> {
-  return Object.keys(query).length === 0 ? row : readAgain();
+export function rowForSelection<T extends { id: string }>(query: object, row: T, model: ById<T>): T | Promise<T> {
+  return Object.keys(query).length === 0 ? row : Promise.resolve(model.findUniqueOrThrow({ ...query, where: { id: row.id } }));
 }

@@ -1,8 +1,8 @@
 // The one place domain errors become GraphQL errors. A domain error keeps its message
 // and gets `extensions.code`; anything unexpected is masked and logged with the request id.
-import { GraphQLError, type ExecutionResult } from "graphql";
+import { GraphQLError, Kind, type ASTNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { AppError } from "../errors.js";
+import { AppError, RateLimitedError, type ErrorCode } from "../errors.js";
 import { unavailableFrom } from "../infra/db.js";
 import type { Context } from "./context.js";
 
@@ -28,9 +28,23 @@ export function useRequestIdOnErrors(): Plugin<Context> {
   };
 }
 
+/**
+ * The codes that refuse a whole request, with the HTTP status that says so (over GraphQL
+ * and MCP alike). Every other code answers 200 beside whatever data there is, as GraphQL
+ * over HTTP asks.
+ */
+const REQUEST_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429, UNAVAILABLE: 503 };
+
+/** How an error is answered over HTTP: a status and headers, or nothing for 200. */
+export function httpOf(error: AppError): { status: number; headers?: Record<string, string> } | undefined {
+  const status = REQUEST_STATUS[error.code];
+  if (status === undefined) return undefined;
+  return error instanceof RateLimitedError ? { status, headers: { "retry-after": String(error.retryAfterSeconds) } } : { status };
+}
+
 export function toGraphQLError(error: AppError, path?: readonly (string | number)[]): GraphQLError {
-  const http = error.code === "UNAVAILABLE" ? { http: { status: 503 } } : {};
-  return new GraphQLError(error.message, { path, extensions: { code: error.code, ...error.details, ...http } });
+  const http = httpOf(error);
+  return new GraphQLError(error.message, { path, extensions: { code: error.code, ...error.details, ...(http ? { http } : {}) } });
 }
 
 // graphql ships both CommonJS and ESM builds and the executor may use the other one,
@@ -57,7 +71,7 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   if (unavailable) return toGraphQLError(unavailable, path);
   // Errors about the request itself (syntax, validation, variable values) carry no path
   // and are the client's to see and fix.
-  if (isGraphQLError(error) && !path) return withRequestCode(error);
+  if (isGraphQLError(error) && !path) return withRequestCode(error as GraphQLErrorLike & { nodes?: readonly ASTNode[] });
   // Pothos refuses malformed connection arguments (both before and after, a bad cursor).
   if (original instanceof Error && original.name === "PothosValidationError") {
     return new GraphQLError(original.message, { path, extensions: { code: "BAD_USER_INPUT" } });
@@ -70,21 +84,13 @@ export function maskError(error: unknown, message: string, onUnexpected: (error:
   return new GraphQLError(message, { path, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } });
 }
 
-// GraphQL Armor's refusals carry no code of their own; they are recognised here.
-const requestCodes: [RegExp, string][] = [
-  [/^Variable "\$/, "BAD_USER_INPUT"],
-  [/Aliases limit of/, "TOO_MANY_ALIASES"],
-  [/Directives limit of/, "TOO_MANY_DIRECTIVES"],
-  [/Token limit of/, "TOO_MANY_TOKENS"],
-];
-
-function withRequestCode(error: GraphQLErrorLike): Error {
-  // A limit's own code wins over the generic one Yoga may have stamped on while parsing.
-  const specific = requestCodes.find(([pattern]) => pattern.test(error.message))?.[1];
-  if (error.extensions?.code && !specific) return error;
-  const code = specific ?? "GRAPHQL_VALIDATION_FAILED";
-  return new GraphQLError(error.message, {
-    nodes: (error as GraphQLError).nodes,
-    extensions: { ...error.extensions, code },
-  });
+/**
+ * A request error without a code of its own: a variable's value that does not fit its type
+ * (graphql-js points such errors at the variable's definition) is BAD_USER_INPUT, the rest
+ * (validation, an unknown operation) GRAPHQL_VALIDATION_FAILED.
+ */
+function withRequestCode(error: GraphQLErrorLike & { nodes?: readonly ASTNode[] }): Error {
+  if (error.extensions?.code) return error;
+  const code = error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION ? "BAD_USER_INPUT" : "GRAPHQL_VALIDATION_FAILED";
+  return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } });
 }

@@ -2,11 +2,18 @@
 // response, so a client reads every refusal the same way: `errors[0].extensions.code`.
 import { STATUS_CODES } from "node:http";
 import type { Plugin } from "graphql-yoga";
+import type { AppError } from "../errors.js";
+import { httpOf } from "./errors.js";
 
 export interface Refusal {
   status: number;
   code: string;
   message: string;
+}
+
+/** A domain error refusing a request before GraphQL runs, with the status its code has everywhere. */
+export function refusalOf(error: AppError): Refusal {
+  return { status: httpOf(error)?.status ?? 400, code: error.code, message: error.message };
 }
 
 export function refusalBody({ code, message }: Refusal): string {

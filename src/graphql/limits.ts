@@ -9,6 +9,7 @@ import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions";
 import { LimitError } from "../errors.js";
+import { toGraphQLError } from "./errors.js";
 
 export const LIMITS = {
   // Armor's default of 6 is too low here: a connection adds two levels (edges, node), and
@@ -59,16 +60,23 @@ export function complexityError(kind: string, result: { depth: number; complexit
 }
 
 /**
- * Armor's validation rules (their errors are recognised by errors.ts, requestCodes) and
- * our field count.
+ * Armor's refusals carry no code: each is thrown again, with Armor's own message, as the
+ * limit's coded error (before Armor would throw its own).
  */
+const refuseWith =
+  (code: LimitError["code"]) =>
+  (_context: unknown, error: GraphQLError): never => {
+    throw toGraphQLError(new LimitError(code, error.message));
+  };
+
+/** Armor's limits and our field count. */
 export function armorPlugins(hideSuggestions: boolean) {
   return [
     maxFieldsPlugin(),
     // Armor leaves aliases of __typename out by default (allowList); they count here.
-    maxAliasesPlugin({ n: LIMITS.aliases, exposeLimits: true, allowList: [] }),
-    maxDirectivesPlugin({ n: LIMITS.directives, exposeLimits: true }),
-    maxTokensPlugin({ n: LIMITS.tokens, exposeLimits: true }),
+    maxAliasesPlugin({ n: LIMITS.aliases, exposeLimits: true, allowList: [], onReject: [refuseWith("TOO_MANY_ALIASES")] }),
+    maxDirectivesPlugin({ n: LIMITS.directives, exposeLimits: true, onReject: [refuseWith("TOO_MANY_DIRECTIVES")] }),
+    maxTokensPlugin({ n: LIMITS.tokens, exposeLimits: true, onReject: [refuseWith("TOO_MANY_TOKENS")] }),
     ...(hideSuggestions ? [blockFieldSuggestionsPlugin()] : []),
   ];
 }
@@ -81,9 +89,7 @@ function maxFieldsPlugin(): Plugin {
     Document(document) {
       const fields = countFields(document);
       if (fields <= LIMITS.fields) return;
-      throw new GraphQLError(`the query selects ${fields} fields; the limit is ${LIMITS.fields} (select each field once, or split the query)`, {
-        extensions: { code: "TOO_MANY_FIELDS" },
-      });
+      throw toGraphQLError(new LimitError("TOO_MANY_FIELDS", `the query selects ${fields} fields; the limit is ${LIMITS.fields} (select each field once, or split the query)`));
     },
   });
   return { onValidate: ({ addValidationRule }) => addValidationRule(rule) };

@@ -56,35 +56,38 @@ export function createMetrics(registry: Registry, services: Services, sockets: (
   return {
     refused: (reason) => refusals.inc({ reason }),
     answered: (from) => answers.inc({ from }),
-    plugin(logger) {
-      const done = (ctx: Context, document: DocumentNode, operationName: string | null | undefined, started: number, result: ExecutionResult | null) => {
-        const operation = getOperationAST(document, operationName);
-        const type = operation?.operation ?? "unknown";
-        const name = operationName ?? operation?.name?.value ?? firstField(operation?.selectionSet.selections[0]) ?? "anonymous";
-        // Results are seen before masking: a domain error's code is on its original error.
-        const first = result?.errors?.[0] as { extensions?: { code?: unknown }; originalError?: unknown } | undefined;
-        const outcome = !first ? "ok" : String(first.extensions?.code ?? (first.originalError instanceof AppError ? first.originalError.code : "INTERNAL_SERVER_ERROR"));
-        const seconds = (performance.now() - started) / 1000;
-        operations.inc({ operation: name, type, outcome });
-        durations.observe({ type }, seconds);
-        logger.info({ requestId: ctx.requestId, agent: ctx.viewer?.name ?? null, operation: name, type, durationMs: Math.round(seconds * 1000), outcome }, "operation");
-      };
+    plugin: (logger) => operationsPlugin(logger, operations, durations),
+  };
+}
+
+/** Counts and times each operation by its outcome, and logs one line for it. */
+function operationsPlugin(logger: Logger, operations: Counter, durations: Histogram): Plugin<Context> {
+  const done = (ctx: Context, document: DocumentNode, operationName: string | null | undefined, started: number, result: ExecutionResult | null) => {
+    const operation = getOperationAST(document, operationName);
+    const type = operation?.operation ?? "unknown";
+    const name = operationName ?? operation?.name?.value ?? firstField(operation?.selectionSet.selections[0]) ?? "anonymous";
+    // Results are seen before masking: a domain error's code is on its original error.
+    const first = result?.errors?.[0] as { extensions?: { code?: unknown }; originalError?: unknown } | undefined;
+    const outcome = !first ? "ok" : String(first.extensions?.code ?? (first.originalError instanceof AppError ? first.originalError.code : "INTERNAL_SERVER_ERROR"));
+    const seconds = (performance.now() - started) / 1000;
+    operations.inc({ operation: name, type, outcome });
+    durations.observe({ type }, seconds);
+    logger.info({ requestId: ctx.requestId, agent: ctx.viewer?.name ?? null, operation: name, type, durationMs: Math.round(seconds * 1000), outcome }, "operation");
+  };
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
       return {
-        onExecute({ args }) {
-          const started = performance.now();
-          return {
-            onExecuteDone({ result }) {
-              done(args.contextValue as Context, args.document, args.operationName, started, "errors" in result || "data" in result ? (result as ExecutionResult) : null);
-            },
-          };
+        onExecuteDone({ result }) {
+          done(args.contextValue as Context, args.document, args.operationName, started, "errors" in result || "data" in result ? (result as ExecutionResult) : null);
         },
-        onSubscribe({ args }) {
-          const started = performance.now();
-          return {
-            onSubscribeResult({ result }) {
-              done(args.contextValue as Context, args.document, args.operationName, started, "errors" in result ? (result as ExecutionResult) : null);
-            },
-          };
+      };
+    },
+    onSubscribe({ args }) {
+      const started = performance.now();
+      return {
+        onSubscribeResult({ result }) {
+          done(args.contextValue as Context, args.document, args.operationName, started, "errors" in result ? (result as ExecutionResult) : null);
         },
       };
     },

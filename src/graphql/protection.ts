@@ -4,10 +4,11 @@
 // may carry what cannot be stored as sent: a NUL character (PostgreSQL cannot store or
 // compare one) or, in variables, a lone UTF-16 surrogate (GraphQL's parser already refuses
 // one in the query text).
-import { BREAK, GraphQLError, getOperationAST, Kind, visit, type DocumentNode, type ExecutionResult } from "graphql";
+import { BREAK, getOperationAST, Kind, visit, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import type { Context } from "./context.js";
+import { AppError, BadInputError, RateLimitedError, UnauthenticatedError } from "../errors.js";
 import { unstorableText } from "../validation.js";
+import type { Context } from "./context.js";
 import { toGraphQLError } from "./errors.js";
 import type { RateLimiter } from "./rate-limit.js";
 
@@ -20,39 +21,30 @@ export interface ProtectionOptions {
   onRefused(kind: "unauthenticated" | "rate_limited"): void;
 }
 
-export function rateLimited(retryAfterSeconds: number, who: string): GraphQLError {
-  return new GraphQLError(`rate limit exceeded for ${who}; retry in ${retryAfterSeconds} s`, {
-    extensions: { code: "RATE_LIMITED", retryAfterSeconds, http: { status: 429, headers: { "retry-after": String(retryAfterSeconds) } } },
-  });
-}
-
 export function useProtection(options: ProtectionOptions): Plugin<Context> {
-  const refuse = async (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): Promise<ExecutionResult | null> => {
+  /** Why the operation may not run, or null. */
+  const refusal = async (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown; variableValues?: unknown }): Promise<AppError | null> => {
     const operation = getOperationAST(args.document, args.operationName);
     if (!operation) return null;
-    if (documentHasNul(args.document)) {
-      return { errors: [new GraphQLError("text must not contain NUL characters (U+0000)", { extensions: { code: "BAD_USER_INPUT" } })] };
-    }
+    if (documentHasNul(args.document)) return new BadInputError(null, "text must not contain NUL characters (U+0000)");
     const badText = unstorableText(args.variableValues, "$", "variables");
-    if (badText) return { errors: [toGraphQLError(badText)] };
+    if (badText) return badText;
     const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : "?"));
     const ctx = args.contextValue as Context;
     if (!ctx.viewer && roots.some((f) => !PUBLIC_FIELDS.has(f))) {
       options.onRefused("unauthenticated");
-      return {
-        errors: [
-          new GraphQLError("this operation needs a bearer token (Authorization: Bearer <token>); registerAgent gives you one", {
-            extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
-          }),
-        ],
-      };
+      return new UnauthenticatedError("this operation needs a bearer token (Authorization: Bearer <token>); registerAgent gives you one");
     }
     const fields = Math.max(1, roots.filter((f) => !f.startsWith("__")).length);
     const cost = WEIGHT[operation.operation] * fields;
     const wait = ctx.viewer ? await options.agents.take(`agent:${ctx.viewer.id}`, cost) : await options.ips.take(`ip:${ctx.ip}`, cost);
     if (wait === 0) return null;
     options.onRefused("rate_limited");
-    return { errors: [rateLimited(wait, ctx.viewer ? `agent ${ctx.viewer.name}` : `address ${ctx.ip}`)] };
+    return new RateLimitedError(wait, `rate limit exceeded for ${ctx.viewer ? `agent ${ctx.viewer.name}` : `address ${ctx.ip}`}`);
+  };
+  const refuse = async (args: Parameters<typeof refusal>[0]): Promise<ExecutionResult | null> => {
+    const error = await refusal(args);
+    return error && { errors: [toGraphQLError(error)] };
   };
   return {
     async onExecute({ args, setResultAndStopExecution }) {

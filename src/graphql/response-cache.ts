@@ -9,8 +9,9 @@
 // the version's `until` says when, and the app has the tasks module supply it (the
 // earliest lease end, tasks/lease.ts). So an answer is given again only before the
 // `until` of the version it was read under (checked against the clock at each lookup),
-// and not kept at all once that moment has passed. Fields that move with the clock or with live connections in
-// other ways (NOT_KEPT) keep their query uncached.
+// and not kept at all once that moment has passed. Fields that move with the clock or with
+// live connections in other ways are marked where they are defined (`extensions:
+// changesWithoutCommit`) and keep their query uncached.
 //
 // Mutations and subscriptions always run. This plugin comes last, so rate limits, logs and
 // metrics see every query, kept or not.
@@ -42,8 +43,8 @@ interface Kept {
   result: ExecutionResult;
 }
 
-// Query.awaitReplies waits: a kept "timed out" would answer at once.
-const NOT_KEPT = new Set(["Agent.online", "Agent.lastSeenAt", "Message.expired", "Query.awaitReplies", "Query.awaitEvents"]);
+/** A field's extensions when its value changes without a commit: a query selecting it is never kept. */
+export const changesWithoutCommit = { changesWithoutCommit: true } as const;
 
 export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCacheOptions): Plugin<Context> {
   // An answer bigger than an eighth of the whole is not kept: a few huge ones would evict all.
@@ -53,7 +54,7 @@ export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCach
   let nextDocument = 0;
   const documentOf = (document: DocumentNode, schema: GraphQLSchema) => {
     let known = documents.get(document);
-    if (!known) documents.set(document, (known = { id: nextDocument++, keepable: readsData(document) && !selectsAny(schema, document, NOT_KEPT) }));
+    if (!known) documents.set(document, (known = { id: nextDocument++, keepable: readsData(document) && !selectsChangingField(schema, document) }));
     return known;
   };
 
@@ -100,15 +101,15 @@ function readsData(document: DocumentNode): boolean {
   );
 }
 
-/** Whether the document selects any of these fields ("Type.field"), in any operation or fragment. */
-function selectsAny(schema: GraphQLSchema, document: DocumentNode, fields: Set<string>): boolean {
+/** Whether the document selects a field marked changesWithoutCommit, in any operation or fragment. */
+function selectsChangingField(schema: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(schema);
   let found = false;
   visit(
     document,
     visitWithTypeInfo(typeInfo, {
-      Field(node) {
-        if (fields.has(`${typeInfo.getParentType()?.name}.${node.name.value}`)) found = true;
+      Field() {
+        if (typeInfo.getFieldDef()?.extensions.changesWithoutCommit) found = true;
       },
     }),
   );

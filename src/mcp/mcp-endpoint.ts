@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { CallToolResult, ListToolsResult } from "@modelcontextprotocol/sdk/types.js";
-import { AppError, BadInputError, NotFoundError, RateLimitedError, type ErrorCode } from "../errors.js";
+import { AppError, BadInputError, NotFoundError, RateLimitedError, UnauthenticatedError, type ErrorCode } from "../errors.js";
+import { httpOf } from "../graphql/errors.js";
 import { LIMITS } from "../graphql/limits.js";
 import type { RateLimiter } from "../graphql/rate-limit.js";
 import { unavailableFrom } from "../infra/db.js";
@@ -98,9 +99,9 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       const viewer = token === null ? null : await deps.authenticate(token);
       if (!viewer) {
         const wait = (await deps.addressLimiter?.take(`ip:${req.socket.remoteAddress ?? "unknown"}`, 1)) ?? 0;
-        if (wait) return refuse(res, 429, "RATE_LIMITED", `rate limit exceeded for address ${req.socket.remoteAddress}; retry in ${wait} s`, { "retry-after": String(wait) });
+        if (wait) return refuseWith(res, new RateLimitedError(wait, `rate limit exceeded for address ${req.socket.remoteAddress}`));
         const message = token === null ? "send your bearer token: Authorization: Bearer <token> (registerAgent gives you one)" : "the bearer token is unknown or revoked; register again or use a valid token";
-        return refuse(res, 401, "UNAUTHENTICATED", message, { "www-authenticate": 'Bearer realm="agent-hq"' });
+        return refuseWith(res, new UnauthenticatedError(message), { "www-authenticate": 'Bearer realm="agent-hq"' });
       }
       // Stateless: nothing to stream on GET and no session to DELETE.
       if (req.method !== "POST") return refuse(res, 405, "METHOD_NOT_ALLOWED", "this MCP endpoint is stateless: POST JSON-RPC messages", { allow: "POST" });
@@ -119,7 +120,7 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       await transport.handleRequest(req, res);
     } catch (error) {
       const unavailable = unavailableFrom(error);
-      if (unavailable && !res.headersSent) return refuse(res, 503, unavailable.code, unavailable.message);
+      if (unavailable && !res.headersSent) return refuseWith(res, unavailable);
       logger.error({ err: error, requestId }, "MCP request failed");
       if (!res.headersSent) refuse(res, 500, "INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`);
       else res.end();
@@ -182,6 +183,12 @@ function describe(tool: Tool): ListToolsResult["tools"][number] {
 /** A tool error: `CODE: message` for the model, and the code with its details for programs. */
 function failure(code: ErrorCode | "INTERNAL_SERVER_ERROR", message: string, details: Record<string, unknown> = {}): CallToolResult {
   return { isError: true, content: [{ type: "text", text: `${code}: ${message}` }], structuredContent: { code, message, ...details } };
+}
+
+/** A domain error as an HTTP refusal, with the status and headers GraphQL would answer it with. */
+function refuseWith(res: ServerResponse, error: AppError, headers: Record<string, string> = {}): void {
+  const http = httpOf(error);
+  refuse(res, http?.status ?? 400, error.code, error.message, { ...http?.headers, ...headers });
 }
 
 /** An HTTP refusal with a JSON-RPC error body; `data.code` is the code GraphQL would use. */

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTeam, registerAgent, type TestAgent } from "../helpers/client.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { fewestStatements, startServer, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
 let lead: TestAgent;
@@ -243,5 +243,28 @@ describe("bad input writes nothing", () => {
     const error = await lead.fails(SET, { ...vars, s });
     expect(error.extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe("authors", () => {
+  it("reads the authors of a list of entries in one statement, however many entries", async () => {
+    const scope = { teamId };
+    for (let i = 0; i < 12; i++) await (i % 2 ? lead : member).ok(SET, { s: scope, k: `authors.${i}`, v: i });
+    // A new `first` each run: a kept answer (RESPONSE_CACHE_MB) would cost no reads.
+    const AUTHORS = `query($s: ContextScope!, $n: Int) { contextEntries(scope: $s, prefix: "authors.", first: $n) { key author { name } } }`;
+    const HISTORY_AUTHORS = `query($s: ContextScope!, $n: Int) { contextHistory(scope: $s, key: "authors.0", first: $n) { version author { name } } }`;
+    const KEYS = `query($s: ContextScope!, $n: Int) { contextEntries(scope: $s, prefix: "authors.", first: $n) { key } }`;
+    await lead.ok(SET, { s: scope, k: "authors.0", v: "again" });
+    const withAuthors = await fewestStatements(server, (n) => lead.ok(AUTHORS, { s: scope, n: 20 + n }));
+    const keysOnly = await fewestStatements(server, (n) => lead.ok(KEYS, { s: scope, n: 20 + n }));
+    // authors.0 was written again, by the lead.
+    const authorOf = (key: string) => (Number(key.split(".")[1]) % 2 || key === "authors.0" ? lead.name : member.name);
+    for (const entry of withAuthors.result.contextEntries) expect(entry.author.name, entry.key).toBe(authorOf(entry.key));
+    expect(withAuthors.result.contextEntries).toHaveLength(12);
+    expect(withAuthors.statements - keysOnly.statements).toBe(1);
+    const history = await fewestStatements(server, (n) => lead.ok(HISTORY_AUTHORS, { s: scope, n: 20 + n }));
+    expect(history.result.contextHistory.map((v: { author: { name: string } }) => v.author.name)).toEqual([lead.name, member.name]);
+    const historyKeys = await fewestStatements(server, (n) => lead.ok(`query($s: ContextScope!, $n: Int) { contextHistory(scope: $s, key: "authors.0", first: $n) { version } }`, { s: scope, n: 20 + n }));
+    expect(history.statements - historyKeys.statements).toBe(1);
   });
 });

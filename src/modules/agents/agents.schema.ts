@@ -1,5 +1,7 @@
 import { builder } from "../../graphql/builder.js";
-import { requireViewer } from "../../graphql/context.js";
+import type { Agent } from "../../generated/prisma/client.js";
+import { requireViewer, rowForSelection } from "../../graphql/context.js";
+import { changesWithoutCommit } from "../../graphql/response-cache.js";
 
 export const AgentRef = builder.prismaObject("Agent", {
   description: "An agent: a program (LLM agent, script, worker) with a name and a bearer token.",
@@ -12,11 +14,13 @@ export const AgentRef = builder.prismaObject("Agent", {
       type: "DateTime",
       nullable: true,
       description: "When the agent last made a request or held a subscription (written in batches).",
+      extensions: changesWithoutCommit,
       select: { lastSeenAt: true },
       resolve: (agent, _args, ctx) => ctx.services.presence.lastSeenAt(agent),
     }),
     online: t.boolean({
       description: "Whether the agent holds a live subscription now.",
+      extensions: changesWithoutCommit,
       select: { onlineUntil: true },
       resolve: (agent, _args, ctx) => ctx.services.presence.online(agent),
     }),
@@ -44,12 +48,12 @@ const RegisterAgentInput = builder.inputType("RegisterAgentInput", {
   }),
 });
 
-const RegisterAgentPayload = builder.objectRef<{ token: string; agentId: string }>("RegisterAgentPayload").implement({
+const RegisterAgentPayload = builder.objectRef<{ token: string; agent: Agent }>("RegisterAgentPayload").implement({
   fields: (t) => ({
     token: t.exposeString("token", { description: "The bearer token. Shown only now: keep it." }),
     agent: t.prismaField({
       type: "Agent",
-      resolve: (query, payload, _args, ctx) => ctx.reader.agent.findUniqueOrThrow({ ...query, where: { id: payload.agentId } }),
+      resolve: (query, payload, _args, ctx) => rowForSelection(query, payload.agent, ctx.reader.agent),
     }),
   }),
 });
@@ -78,10 +82,7 @@ builder.mutationFields((t) => ({
     type: RegisterAgentPayload,
     description: "Registers an agent and returns its bearer token (shown only once). Needs no token.",
     args: { input: t.arg({ type: RegisterAgentInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
-      const { agent, token } = await ctx.services.agents.register(input);
-      return { token, agentId: agent.id };
-    },
+    resolve: (_root, { input }, ctx) => ctx.services.agents.register(input),
   }),
   rotateToken: t.field({
     type: IssuedTokenPayload,
@@ -92,6 +93,6 @@ builder.mutationFields((t) => ({
     type: "AgentToken",
     description: "Revokes one of my tokens; without an ID, the one used for this request.",
     args: { id: t.arg.id() },
-    resolve: (_query, _root, { id }, ctx) => ctx.services.agents.revokeToken(requireViewer(ctx), id == null ? null : String(id)),
+    resolve: (_query, _root, { id }, ctx) => ctx.services.agents.revokeToken(requireViewer(ctx), id ?? null),
   }),
 }));

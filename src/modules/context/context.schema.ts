@@ -3,7 +3,6 @@ import { requireViewer } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
 import { AgentRef } from "../agents/agents.schema.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
-import type { ScopeInput } from "./context.service.js";
 
 const ContextScope = builder.inputType("ContextScope", {
   description: "Where an entry lives: give exactly one of teamId, taskId (readable by the task's team) or private: true (only you).",
@@ -12,11 +11,6 @@ const ContextScope = builder.inputType("ContextScope", {
     taskId: t.id(),
     private: t.boolean(),
   }),
-});
-const scopeOf = (s: typeof ContextScope.$inferInput): ScopeInput => ({
-  teamId: s.teamId == null ? null : String(s.teamId),
-  taskId: s.taskId == null ? null : String(s.taskId),
-  private: s.private,
 });
 
 builder.prismaObject("ContextEntry", {
@@ -85,13 +79,13 @@ builder.queryFields((t) => ({
     nullable: true,
     description: "The current value of a key (recall); null when it does not exist or was deleted.",
     args: { scope: t.arg({ type: ContextScope, required: true }), key: t.arg.string({ required: true }) },
-    resolve: (_query, _root, { scope, key }, ctx) => ctx.services.context.get(requireViewer(ctx), scopeOf(scope), key),
+    resolve: (_query, _root, { scope, key }, ctx) => ctx.services.context.get(requireViewer(ctx), scope, key),
   }),
   contextHistory: t.prismaField({
     type: ["ContextVersion"],
     description: "A key's versions, newest first; with `version`, just that one.",
     args: { scope: t.arg({ type: ContextScope, required: true }), key: t.arg.string({ required: true }), version: t.arg.int(), first: t.arg.int() },
-    resolve: (_query, _root, { scope, key, version, first }, ctx) => ctx.services.context.versions(requireViewer(ctx), scopeOf(scope), key, { version, first }),
+    resolve: (_query, _root, { scope, key, version, first }, ctx) => ctx.services.context.versions(requireViewer(ctx), scope, key, { version, first }),
   }),
   contextEntries: t.prismaField({
     type: ["ContextEntry"],
@@ -103,7 +97,7 @@ builder.queryFields((t) => ({
       after: t.arg.string({ description: "A key: list the keys after it." }),
       first: t.arg.int(),
     },
-    resolve: (_query, _root, { scope, ...opts }, ctx) => ctx.services.context.list(requireViewer(ctx), scopeOf(scope), opts),
+    resolve: (_query, _root, { scope, ...opts }, ctx) => ctx.services.context.list(requireViewer(ctx), scope, opts),
   }),
 }));
 
@@ -119,19 +113,19 @@ builder.mutationFields((t) => ({
       expectedVersion: t.arg.int(),
     },
     resolve: (_query, _root, { scope, key, value, expectedVersion }, ctx) =>
-      ctx.services.context.set(requireViewer(ctx), scopeOf(scope), { key, value, expectedVersion }),
+      ctx.services.context.set(requireViewer(ctx), scope, { key, value, expectedVersion }),
   }),
   deleteContext: t.prismaField({
     type: "ContextEntry",
     description: "Deletes a key (a tombstone version; its history stays readable).",
     args: { scope: t.arg({ type: ContextScope, required: true }), key: t.arg.string({ required: true }), expectedVersion: t.arg.int() },
-    resolve: (_query, _root, { scope, key, expectedVersion }, ctx) => ctx.services.context.delete(requireViewer(ctx), scopeOf(scope), { key, expectedVersion }),
+    resolve: (_query, _root, { scope, key, expectedVersion }, ctx) => ctx.services.context.delete(requireViewer(ctx), scope, { key, expectedVersion }),
   }),
   setWritePolicy: t.prismaField({
     type: ["WriteRule"],
     description: "Replaces the team's write policy for its team-scope context (lead only). An empty list lets every member write.",
     args: { teamId: t.arg.id({ required: true }), rules: t.arg({ type: [WriteRuleInput], required: true }) },
-    resolve: (_query, _root, { teamId, rules }, ctx) => ctx.services.context.setPolicy(requireViewer(ctx), String(teamId), rules),
+    resolve: (_query, _root, { teamId, rules }, ctx) => ctx.services.context.setPolicy(requireViewer(ctx), teamId, rules),
   }),
 }));
 
@@ -142,7 +136,7 @@ builder.subscriptionFields((t) => ({
     args: { scope: t.arg({ type: ContextScope, required: true }), prefix: t.arg.string(), after: t.arg.int() },
     subscribe: async (_root, { scope, prefix, after }, ctx) => {
       const viewer = requireViewer(ctx);
-      const events = await ctx.services.context.events(viewer, scopeOf(scope), { prefix, after });
+      const events = await ctx.services.context.events(viewer, scope, { prefix, after });
       return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,

@@ -1,5 +1,6 @@
 import { builder } from "../../graphql/builder.js";
 import { requireViewer } from "../../graphql/context.js";
+import { changesWithoutCommit } from "../../graphql/response-cache.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import { WAIT_LIMITS, type AwaitedEvents } from "./events.service.js";
 
@@ -15,6 +16,8 @@ const AwaitedEventsRef = builder.objectRef<AwaitedEvents>("AwaitedEvents").imple
 builder.queryFields((t) => ({
   awaitEvents: t.field({
     type: AwaitedEventsRef,
+    // It waits: a kept "nothing yet" would answer at once.
+    extensions: changesWithoutCommit,
     description:
       "Waits for what concerns me, for agents that cannot hold a socket: my inbox (messages and notices) and, with teamKinds, those kinds of my teams' events, after the cursor `after` (omitted: from now). Answers as soon as there is at least one (at most `first`), or with none and the same cursor when timeoutSeconds pass. The same rows, in the same order, as inboxEvents and teamEvents. Holds no connection while waiting; a commit on any instance wakes it.",
     args: {

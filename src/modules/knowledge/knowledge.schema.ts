@@ -1,6 +1,5 @@
-import type { KnowledgeEntry } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection } from "../../graphql/context.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { BODY_MAX, SEARCH_DEFAULT, SEARCH_MAX, TAGS_MAX, TITLE_MAX, type KnowledgeHit } from "./knowledge.service.js";
 
@@ -27,7 +26,7 @@ export const KnowledgeEntryRef = builder.prismaObject("KnowledgeEntry", {
 const KnowledgeHitRef = builder.objectRef<KnowledgeHit>("KnowledgeHit").implement({
   description: "A knowledge entry matching a search, with its rank.",
   fields: (t) => ({
-    entry: t.prismaField({ type: "KnowledgeEntry", resolve: (query, hit, _a, ctx) => reload(ctx, query, hit.entry) }),
+    entry: t.prismaField({ type: "KnowledgeEntry", resolve: (query, hit, _a, ctx) => rowForSelection(query, hit.entry, ctx.reader.knowledgeEntry) }),
     rank: t.exposeFloat("rank", { description: "Higher is better. Ranks compare only within one answer." }),
   }),
 });
@@ -51,13 +50,6 @@ const UpdateKnowledgeInput = builder.inputType("UpdateKnowledgeInput", {
   }),
 });
 
-const idOrNull = (id: string | number | null | undefined) => (id == null ? id : String(id));
-
-/** A knowledge entry as the client's selection needs it (read again only for relations). */
-function reload(ctx: Context, query: object, row: KnowledgeEntry) {
-  return rowForSelection(query, row, () => ctx.reader.knowledgeEntry.findUniqueOrThrow({ ...query, where: { id: row.id } }));
-}
-
 builder.prismaObjectField("Task", "knowledge", (t) =>
   t.relation("knowledge", { description: "Knowledge entries found on this task, oldest first.", query: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] } }),
 );
@@ -67,7 +59,7 @@ builder.queryFields((t) => ({
     type: "KnowledgeEntry",
     description: "A knowledge entry of one of my teams.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.services.knowledge.get(requireViewer(ctx), String(id), query),
+    resolve: (query, _root, { id }, ctx) => ctx.services.knowledge.get(requireViewer(ctx), id, query),
   }),
   searchKnowledge: t.field({
     type: [KnowledgeHitRef],
@@ -80,7 +72,7 @@ builder.queryFields((t) => ({
       author: t.arg.string({ description: "Only entries by this agent (a name)." }),
       first: t.arg.int({ description: `How many (default ${SEARCH_DEFAULT}, at most ${SEARCH_MAX}).` }),
     },
-    resolve: (_root, { teamId, ...search }, ctx) => ctx.services.knowledge.search(requireViewer(ctx), String(teamId), search),
+    resolve: (_root, { teamId, ...search }, ctx) => ctx.services.knowledge.search(requireViewer(ctx), teamId, search),
   }),
   recentKnowledge: t.prismaConnection({
     type: "KnowledgeEntry",
@@ -94,7 +86,7 @@ builder.queryFields((t) => ({
       author: t.arg.string({ description: "Only entries by this agent (a name)." }),
     },
     resolve: (query, _root, { teamId, since, until, tags, author }, ctx) =>
-      ctx.services.knowledge.recent(requireViewer(ctx), String(teamId), { since, until, tags, author }, query),
+      ctx.services.knowledge.recent(requireViewer(ctx), teamId, { since, until, tags, author }, query),
   }),
 }));
 
@@ -104,20 +96,20 @@ builder.mutationFields((t) => ({
     description: "Adds a knowledge entry to a team; it appears in the team's events as knowledge.added.",
     args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: AddKnowledgeInput, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
     resolve: async (query, _root, { teamId, input, idempotencyKey }, ctx) =>
-      reload(ctx, query, await ctx.services.knowledge.add(requireViewer(ctx), String(teamId), { ...input, taskId: idOrNull(input.taskId) }, idempotencyKey)),
+      rowForSelection(query, await ctx.services.knowledge.add(requireViewer(ctx), teamId, input, idempotencyKey), ctx.reader.knowledgeEntry),
   }),
   updateKnowledge: t.prismaField({
     type: "KnowledgeEntry",
     description: "Changes a knowledge entry (its author only).",
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateKnowledgeInput, required: true }) },
     resolve: async (query, _root, { id, input }, ctx) =>
-      reload(ctx, query, await ctx.services.knowledge.update(requireViewer(ctx), String(id), { ...input, taskId: idOrNull(input.taskId) })),
+      rowForSelection(query, await ctx.services.knowledge.update(requireViewer(ctx), id, input), ctx.reader.knowledgeEntry),
   }),
   deleteKnowledge: t.boolean({
     description: "Deletes a knowledge entry (its author or the team's lead).",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
-      await ctx.services.knowledge.delete(requireViewer(ctx), String(id));
+      await ctx.services.knowledge.delete(requireViewer(ctx), id);
       return true;
     },
   }),

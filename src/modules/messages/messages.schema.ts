@@ -1,18 +1,12 @@
-import type { Message } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection } from "../../graphql/context.js";
+import { enumOf } from "../../graphql/enum-of.js";
 import { liveEvents } from "../../graphql/live.js";
+import { changesWithoutCommit } from "../../graphql/response-cache.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { AskResult } from "./ask-and-wait.js";
 import { INTENTS, MESSAGE_KINDS, MESSAGE_PRIORITIES } from "./message-input.js";
-import type { InboxFilter } from "./messages.service.js";
-
-const enumOf = <T extends string>(name: string, values: readonly T[], description?: string) =>
-  builder.enumType(name, {
-    description,
-    values: Object.fromEntries(values.map((v) => [v.toUpperCase(), { value: v }])) as Record<string, { value: T }>,
-  });
 
 const IntentEnum = enumOf("MessageIntent", INTENTS, "What the sender wants: ASK, INFORM, DELEGATE, ESCALATE, REPLY (NOTICE: from the server).");
 const PriorityEnum = enumOf("MessagePriority", MESSAGE_PRIORITIES);
@@ -34,6 +28,7 @@ export const MessageRef = builder.prismaObject("Message", {
     deadline: t.expose("deadline", { type: "DateTime", nullable: true, description: "An ask's deadline." }),
     expired: t.boolean({
       description: "An ask whose deadline has passed: the asker stopped waiting.",
+      extensions: changesWithoutCommit,
       select: { deadline: true },
       resolve: (m) => m.deadline !== null && m.deadline < new Date(),
     }),
@@ -70,10 +65,6 @@ const InboxFilterInput = builder.inputType("InboxFilter", {
     kind: t.field({ type: KindEnum }),
   }),
 });
-const toInboxFilter = (f: typeof InboxFilterInput.$inferInput | null | undefined): InboxFilter => ({
-  ...f,
-  teamId: f?.teamId == null ? null : String(f.teamId),
-});
 
 const MessageContent = builder.inputType("MessageInput", {
   fields: (t) => ({
@@ -84,13 +75,11 @@ const MessageContent = builder.inputType("MessageInput", {
     replyToId: t.id({ description: "A message I can see: puts this one in its thread." }),
   }),
 });
-type Content = typeof MessageContent.$inferInput;
-const content = (c: Content) => ({ ...c, replyToId: c.replyToId == null ? c.replyToId : String(c.replyToId) });
 
 const AskResultRef = builder.objectRef<AskResult>("AskResult").implement({
   description: "The question sent, the replies that came in time, and who did not answer.",
   fields: (t) => ({
-    question: t.prismaField({ type: "Message", resolve: (query, r, _a, ctx) => reload(ctx, query, r.question) }),
+    question: t.prismaField({ type: "Message", resolve: (query, r, _a, ctx) => rowForSelection(query, r.question, ctx.reader.message) }),
     replies: t.prismaField({
       type: ["Message"],
       resolve: (query, r, _a, ctx) => ctx.reader.message.findMany({ ...query, where: { id: { in: r.replies.map((m) => m.id) } }, orderBy: { id: "asc" } }),
@@ -99,17 +88,12 @@ const AskResultRef = builder.objectRef<AskResult>("AskResult").implement({
       type: "Message",
       nullable: true,
       description: "The first reply (for a question to one agent).",
-      resolve: (query, r, _a, ctx) => (r.replies[0] ? reload(ctx, query, r.replies[0]) : null),
+      resolve: (query, r, _a, ctx) => (r.replies[0] ? rowForSelection(query, r.replies[0], ctx.reader.message) : null),
     }),
     unanswered: t.stringList({ description: "Names of asked agents who did not answer in time.", resolve: (r) => r.unanswered.map((a) => a.name) }),
     timedOut: t.exposeBoolean("timedOut", { description: "Whether the timeout passed before every asked agent answered." }),
   }),
 });
-
-/** A message as the client's selection needs it (read again only for relations). */
-function reload(ctx: Context, query: object, row: Message) {
-  return rowForSelection(query, row, () => ctx.reader.message.findUniqueOrThrow({ ...query, where: { id: row.id } }));
-}
 
 builder.queryFields((t) => ({
   inbox: t.prismaConnection({
@@ -117,31 +101,33 @@ builder.queryFields((t) => ({
     cursor: "messageId_agentId",
     description: "What was sent to me: directly, to my teams, on topics I follow, and notices. Newest first unless oldestFirst.",
     args: { filter: t.arg({ type: InboxFilterInput }), oldestFirst: t.arg.boolean() },
-    resolve: (query, _root, { filter, oldestFirst }, ctx) => ctx.services.messages.inbox(requireViewer(ctx), toInboxFilter(filter), oldestFirst ?? false, query),
+    resolve: (query, _root, { filter, oldestFirst }, ctx) => ctx.services.messages.inbox(requireViewer(ctx), filter ?? {}, oldestFirst ?? false, query),
   }),
   unreadCount: t.int({
     description: "How many messages in my inbox I have not read.",
     args: { filter: t.arg({ type: InboxFilterInput }) },
-    resolve: (_root, { filter }, ctx) => ctx.services.messages.unreadCount(requireViewer(ctx), toInboxFilter(filter)),
+    resolve: (_root, { filter }, ctx) => ctx.services.messages.unreadCount(requireViewer(ctx), filter ?? {}),
   }),
   message: t.prismaField({
     type: "Message",
     description: "A message I sent or received.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.services.messages.get(requireViewer(ctx), String(id), query),
+    resolve: (query, _root, { id }, ctx) => ctx.services.messages.get(requireViewer(ctx), id, query),
   }),
   thread: t.prismaField({
     type: ["Message"],
     description: "A message's thread: its first message and the replies I can see, in order.",
     args: { messageId: t.arg.id({ required: true }) },
-    resolve: (query, _root, { messageId }, ctx) => ctx.services.messages.thread(requireViewer(ctx), String(messageId), query),
+    resolve: (query, _root, { messageId }, ctx) => ctx.services.messages.thread(requireViewer(ctx), messageId, query),
   }),
   awaitReplies: t.field({
     type: AskResultRef,
+    // It waits: a kept "timed out" would answer at once.
+    extensions: changesWithoutCommit,
     description:
       "Waits again for the replies to a question I asked (an ask cut short by a shutdown answers UNAVAILABLE with extensions.questionId), until timeoutSeconds (0 to 300; 0 looks without waiting), on any instance; at once when every asked agent has replied. NOT_FOUND for anyone but the asker.",
     args: { questionId: t.arg.id({ required: true }), timeoutSeconds: t.arg.int({ required: true }) },
-    resolve: (_root, { questionId, timeoutSeconds }, ctx) => ctx.services.messages.awaitReplies(requireViewer(ctx), { questionId: String(questionId), timeoutSeconds }),
+    resolve: (_root, { questionId, timeoutSeconds }, ctx) => ctx.services.messages.awaitReplies(requireViewer(ctx), { questionId, timeoutSeconds }),
   }),
   myTopicFollows: t.prismaField({
     type: ["TopicFollow"],
@@ -155,28 +141,28 @@ builder.mutationFields((t) => ({
     description: "A direct message to one or more agents (by name) who share a team with you.",
     args: { to: t.arg.stringList({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
     resolve: async (query, _root, { to, message, idempotencyKey }, ctx) =>
-      reload(ctx, query, await ctx.services.messages.sendDirect(requireViewer(ctx), { to, ...content(message) }, idempotencyKey)),
+      rowForSelection(query, await ctx.services.messages.sendDirect(requireViewer(ctx), { to, ...message }, idempotencyKey), ctx.reader.message),
   }),
   broadcast: t.prismaField({
     type: "Message",
     description: "A message to every other member of a team.",
     args: { teamId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
     resolve: async (query, _root, { teamId, message, idempotencyKey }, ctx) =>
-      reload(ctx, query, await ctx.services.messages.broadcast(requireViewer(ctx), String(teamId), content(message), idempotencyKey)),
+      rowForSelection(query, await ctx.services.messages.broadcast(requireViewer(ctx), teamId, message, idempotencyKey), ctx.reader.message),
   }),
   publish: t.prismaField({
     type: "Message",
     description: "Publishes on a topic (a dotted name such as research.complete) in a team; members following a matching pattern receive it.",
     args: { teamId: t.arg.id({ required: true }), topic: t.arg.string({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
     resolve: async (query, _root, { teamId, topic, message, idempotencyKey }, ctx) =>
-      reload(ctx, query, await ctx.services.messages.publish(requireViewer(ctx), String(teamId), { topic, ...content(message) }, idempotencyKey)),
+      rowForSelection(query, await ctx.services.messages.publish(requireViewer(ctx), teamId, { topic, ...message }, idempotencyKey), ctx.reader.message),
   }),
   reply: t.prismaField({
     type: "Message",
     description: "Replies to a message's sender, in its thread (answers an ask).",
     args: { messageId: t.arg.id({ required: true }), message: t.arg({ type: MessageContent, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
     resolve: async (query, _root, { messageId, message, idempotencyKey }, ctx) =>
-      reload(ctx, query, await ctx.services.messages.reply(requireViewer(ctx), String(messageId), content(message), idempotencyKey)),
+      rowForSelection(query, await ctx.services.messages.reply(requireViewer(ctx), messageId, message, idempotencyKey), ctx.reader.message),
   }),
   ask: t.field({
     type: AskResultRef,
@@ -192,11 +178,15 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, { idempotencyKey, ...args }, ctx) => ctx.services.messages.ask(requireViewer(ctx), args, idempotencyKey),
   }),
+}));
+
+// Read state and topic follows.
+builder.mutationFields((t) => ({
   markRead: t.int({
     description: "Marks messages read: these IDs, or everything up to and including upTo (a message ID); with neither, everything. Returns how many changed.",
     args: { ids: t.arg.idList(), upTo: t.arg.id() },
     resolve: (_root, { ids, upTo }, ctx) =>
-      ctx.services.messages.markRead(requireViewer(ctx), { ids: ids?.map(String) ?? null, upTo: upTo == null ? null : String(upTo) }),
+      ctx.services.messages.markRead(requireViewer(ctx), { ids: ids ?? null, upTo: upTo ?? null }),
   }),
   acknowledge: t.int({
     description: "Marks everything from one agent read. Returns how many changed.",
@@ -207,11 +197,11 @@ builder.mutationFields((t) => ({
     type: "TopicFollow",
     description: "Follows topics in a team by pattern: '*' is one segment, '#' any number (reports.*, research.#).",
     args: { teamId: t.arg.id({ required: true }), pattern: t.arg.string({ required: true }) },
-    resolve: (_query, _root, { teamId, pattern }, ctx) => ctx.services.messages.follow(requireViewer(ctx), String(teamId), pattern),
+    resolve: (_query, _root, { teamId, pattern }, ctx) => ctx.services.messages.follow(requireViewer(ctx), teamId, pattern),
   }),
   unfollowTopic: t.boolean({
     args: { teamId: t.arg.id({ required: true }), pattern: t.arg.string({ required: true }) },
-    resolve: (_root, { teamId, pattern }, ctx) => ctx.services.messages.unfollow(requireViewer(ctx), String(teamId), pattern),
+    resolve: (_root, { teamId, pattern }, ctx) => ctx.services.messages.unfollow(requireViewer(ctx), teamId, pattern),
   }),
 }));
 
@@ -222,7 +212,7 @@ builder.subscriptionFields((t) => ({
     args: { after: t.arg.int(), threadId: t.arg.id({ description: "Only this thread." }) },
     subscribe: async (_root, { after, threadId }, ctx) => {
       const viewer = requireViewer(ctx);
-      const events = await ctx.services.messages.inboxEvents(viewer, { after, threadId: threadId == null ? null : String(threadId) });
+      const events = await ctx.services.messages.inboxEvents(viewer, { after, threadId: threadId ?? null });
       return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
@@ -233,7 +223,7 @@ builder.subscriptionFields((t) => ({
     args: { teamId: t.arg.id({ required: true }), pattern: t.arg.string({ required: true }), after: t.arg.int() },
     subscribe: async (_root, { teamId, pattern, after }, ctx) => {
       const viewer = requireViewer(ctx);
-      const events = await ctx.services.messages.topicEvents(viewer, String(teamId), pattern, after);
+      const events = await ctx.services.messages.topicEvents(viewer, teamId, pattern, after);
       return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,

@@ -1,27 +1,21 @@
 import type { Task } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection } from "../../graphql/context.js";
+import { enumOf } from "../../graphql/enum-of.js";
 import { liveEvents } from "../../graphql/live.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
-import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type Readiness } from "./readiness.js";
+import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type Readiness, type ReadinessState } from "./readiness.js";
 import { PRIORITIES, TASK_STATUSES } from "./task-rules.js";
-import type { TaskFilter } from "./tasks.service.js";
 
-const TaskStatusEnum = builder.enumType("TaskStatus", {
-  values: Object.fromEntries(TASK_STATUSES.map((s) => [s.toUpperCase(), { value: s }])) as Record<string, { value: (typeof TASK_STATUSES)[number] }>,
-});
-const TaskPriorityEnum = builder.enumType("TaskPriority", {
-  values: Object.fromEntries(PRIORITIES.map((p) => [p.toUpperCase(), { value: p }])) as Record<string, { value: (typeof PRIORITIES)[number] }>,
-});
-const ReadinessStateEnum = builder.enumType("ReadinessState", {
-  values: {
-    READY: { description: "Pending, every blocker closed, no live claim." },
-    NOT_PENDING: { description: "In progress without a claim, or finished." },
-    BLOCKED: { description: "A blocker (possibly the track predecessor) is not completed or cancelled." },
-    CLAIMED: { description: "Held by a live claim." },
-  } as const,
+const TaskStatusEnum = enumOf("TaskStatus", TASK_STATUSES);
+const TaskPriorityEnum = enumOf("TaskPriority", PRIORITIES);
+const ReadinessStateEnum = enumOf<ReadinessState>("ReadinessState", {
+  READY: "Pending, every blocker closed, no live claim.",
+  NOT_PENDING: "In progress without a claim, or finished.",
+  BLOCKED: "A blocker (possibly the track predecessor) is not completed or cancelled.",
+  CLAIMED: "Held by a live claim.",
 });
 
 const TaskBlockerRef = builder.objectRef<Readiness["openBlockers"][number]>("TaskBlocker").implement({
@@ -152,11 +146,6 @@ const TaskFilterInput = builder.inputType("TaskFilter", {
   }),
 });
 
-const toFilter = (f: typeof TaskFilterInput.$inferInput | null | undefined): TaskFilter => ({
-  ...f,
-  milestoneId: f?.milestoneId == null ? null : String(f.milestoneId),
-});
-
 const CreateTaskInput = builder.inputType("CreateTaskInput", {
   fields: (t) => ({
     title: t.string({ required: true, description: "The subject (at most 500 characters)." }),
@@ -194,7 +183,7 @@ const UpdateTaskInput = builder.inputType("UpdateTaskInput", {
 
 const UpdateTaskPayload = builder.objectRef<{ task: Task; verificationNudge: string | null }>("UpdateTaskPayload").implement({
   fields: (t) => ({
-    task: t.prismaField({ type: "Task", resolve: (query, payload, _args, ctx) => reload(ctx, query, payload.task) }),
+    task: t.prismaField({ type: "Task", resolve: (query, payload, _args, ctx) => rowForSelection(query, payload.task, ctx.reader.task) }),
     verificationNudge: t.exposeString("verificationNudge", {
       nullable: true,
       description: "Set when you have completed several tasks in a row and none was a verification task.",
@@ -202,18 +191,13 @@ const UpdateTaskPayload = builder.objectRef<{ task: Task; verificationNudge: str
   }),
 });
 
-/** A task a mutation changed, with the fields the client selected. */
-function reload(ctx: Context, query: object, task: Task) {
-  return rowForSelection(query, task, () => ctx.reader.task.findUniqueOrThrow({ ...query, where: { id: task.id } }));
-}
-
 builder.prismaObjectFields("Team", (t) => ({
   tasks: t.prismaConnection({
     type: "Task",
     cursor: "id",
     description: "The team's tasks by number.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (query, team, { filter }, ctx) => ctx.services.tasks.list(requireViewer(ctx), team.id, toFilter(filter), query),
+    resolve: (query, team, { filter }, ctx) => ctx.services.tasks.list(requireViewer(ctx), team.id, filter ?? {}, query),
   }),
   task: t.prismaField({
     type: "Task",
@@ -224,7 +208,7 @@ builder.prismaObjectFields("Team", (t) => ({
   board: t.string({
     description: "The board as text, one line a task: `#3 [pending] Update unit tests [blocked by #2]`, with the owner in parentheses.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (team, { filter }, ctx) => ctx.services.tasks.board(requireViewer(ctx), team.id, toFilter(filter)),
+    resolve: (team, { filter }, ctx) => ctx.services.tasks.board(requireViewer(ctx), team.id, filter ?? {}),
   }),
   milestones: t.relation("milestones", { query: { orderBy: { createdAt: "asc" } } }),
 }));
@@ -234,14 +218,14 @@ builder.queryFields((t) => ({
     type: "Task",
     description: "A task of one of my teams.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.services.tasks.get(requireViewer(ctx), String(id), query),
+    resolve: (query, _root, { id }, ctx) => ctx.services.tasks.get(requireViewer(ctx), id, query),
   }),
   myTasks: t.prismaConnection({
     type: "Task",
     cursor: "id",
     description: "Tasks assigned to me, or on which I have a role, in all my teams.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (query, _root, { filter }, ctx) => ctx.services.tasks.listMine(requireViewer(ctx), toFilter(filter), query),
+    resolve: (query, _root, { filter }, ctx) => ctx.services.tasks.listMine(requireViewer(ctx), filter ?? {}, query),
   }),
   myRoleAssignments: t.prismaField({
     type: ["TaskRoleAssignment"],
@@ -255,7 +239,7 @@ builder.mutationFields((t) => ({
     type: "Milestone",
     args: { teamId: t.arg.id({ required: true }), name: t.arg.string({ required: true }), description: t.arg.string(), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
     resolve: (_query, _root, { teamId, name, description, idempotencyKey }, ctx) =>
-      ctx.services.tasks.createMilestone(requireViewer(ctx), String(teamId), { name, description }, idempotencyKey),
+      ctx.services.tasks.createMilestone(requireViewer(ctx), teamId, { name, description }, idempotencyKey),
   }),
   createTask: t.prismaField({
     type: "Task",
@@ -264,11 +248,11 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, { teamId, input, idempotencyKey }, ctx) => {
       const task = await ctx.services.tasks.create(
         requireViewer(ctx),
-        String(teamId),
-        { ...input, milestoneId: input.milestoneId == null ? input.milestoneId : String(input.milestoneId), blockedBy: input.blockedBy?.map(String) },
+        teamId,
+        input,
         idempotencyKey,
       );
-      return reload(ctx, query, task);
+      return rowForSelection(query, task, ctx.reader.task);
     },
   }),
   updateTask: t.field({
@@ -276,60 +260,68 @@ builder.mutationFields((t) => ({
     description: "Changes status, progress, notes, active form, priority, metadata or assignee. While a claim is live only its holder may.",
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateTaskInput, required: true }) },
     resolve: async (_root, { id, input }, ctx) => {
-      const { task, verificationNudge } = await ctx.services.tasks.update(requireViewer(ctx), String(id), input);
+      const { task, verificationNudge } = await ctx.services.tasks.update(requireViewer(ctx), id, input);
       return { task, verificationNudge };
     },
   }),
   cancelTask: t.prismaField({
     type: "Task",
     args: { id: t.arg.id({ required: true }), claimToken: t.arg.int() },
-    resolve: async (query, _root, { id, claimToken }, ctx) => reload(ctx, query, (await ctx.services.tasks.cancel(requireViewer(ctx), String(id), claimToken)).task),
+    resolve: async (query, _root, { id, claimToken }, ctx) => rowForSelection(query, (await ctx.services.tasks.cancel(requireViewer(ctx), id, claimToken)).task, ctx.reader.task),
   }),
+}));
+
+// Dependencies and the dashboard.
+builder.mutationFields((t) => ({
   addTaskDependency: t.prismaField({
     type: "Task",
     description: "Records that the task is blocked by another task of the same team. Refused (CONFLICT) when it would close a cycle.",
     args: { id: t.arg.id({ required: true }), blockedById: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id, blockedById }, ctx) =>
-      reload(ctx, query, await ctx.services.dependencies.addDependency(requireViewer(ctx), String(id), String(blockedById))),
+      rowForSelection(query, await ctx.services.dependencies.addDependency(requireViewer(ctx), id, blockedById), ctx.reader.task),
   }),
   removeTaskDependency: t.prismaField({
     type: "Task",
     args: { id: t.arg.id({ required: true }), blockedById: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id, blockedById }, ctx) =>
-      reload(ctx, query, await ctx.services.dependencies.removeDependency(requireViewer(ctx), String(id), String(blockedById))),
+      rowForSelection(query, await ctx.services.dependencies.removeDependency(requireViewer(ctx), id, blockedById), ctx.reader.task),
   }),
   writeTaskDashboard: t.prismaField({
     type: "Task",
     description: "Replaces the task's dashboard text.",
     args: { id: t.arg.id({ required: true }), text: t.arg.string({ required: true }), claimToken: t.arg.int() },
     resolve: async (query, _root, { id, text, claimToken }, ctx) =>
-      reload(ctx, query, await ctx.services.tasks.writeDashboard(requireViewer(ctx), String(id), text, claimToken)),
+      rowForSelection(query, await ctx.services.tasks.writeDashboard(requireViewer(ctx), id, text, claimToken), ctx.reader.task),
   }),
   appendTaskDashboard: t.prismaField({
     type: "Task",
     description: "Appends a line to the task's dashboard; concurrent appends all land.",
     args: { id: t.arg.id({ required: true }), text: t.arg.string({ required: true }), claimToken: t.arg.int() },
     resolve: async (query, _root, { id, text, claimToken }, ctx) =>
-      reload(ctx, query, await ctx.services.tasks.appendDashboard(requireViewer(ctx), String(id), text, claimToken)),
+      rowForSelection(query, await ctx.services.tasks.appendDashboard(requireViewer(ctx), id, text, claimToken), ctx.reader.task),
   }),
   addTaskFinding: t.prismaField({
     type: "TaskFinding",
     description: "Attaches a finding (a JSON object) that other agents read from the task.",
     args: { id: t.arg.id({ required: true }), data: t.arg({ type: "JSONObject", required: true }), claimToken: t.arg.int(), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
-    resolve: (_query, _root, { id, data, claimToken, idempotencyKey }, ctx) => ctx.services.tasks.addFinding(requireViewer(ctx), String(id), data, claimToken, idempotencyKey),
+    resolve: (_query, _root, { id, data, claimToken, idempotencyKey }, ctx) => ctx.services.tasks.addFinding(requireViewer(ctx), id, data, claimToken, idempotencyKey),
   }),
   assignTaskRole: t.prismaField({
     type: "TaskRoleAssignment",
     description: "Gives a member a role on a task with instructions (again: updates them). The member is told.",
     args: { id: t.arg.id({ required: true }), agentName: t.arg.string({ required: true }), role: t.arg.string({ required: true }), instructions: t.arg.string() },
     resolve: (_query, _root, { id, agentName, role, instructions }, ctx) =>
-      ctx.services.tasks.assignRole(requireViewer(ctx), String(id), { agentName, role, instructions }),
+      ctx.services.tasks.assignRole(requireViewer(ctx), id, { agentName, role, instructions }),
   }),
+}));
+
+// Claims: a task held for a while, with a fencing token.
+builder.mutationFields((t) => ({
   claimTask: t.field({
     type: ClaimRef,
     description: "Claims a ready task for leaseSeconds (default 300). Sets it in progress and assigns it to you.",
     args: { id: t.arg.id({ required: true }), leaseSeconds: t.arg.int() },
-    resolve: (_root, { id, leaseSeconds }, ctx) => ctx.services.claims.claim(requireViewer(ctx), String(id), { leaseSeconds }),
+    resolve: (_root, { id, leaseSeconds }, ctx) => ctx.services.claims.claim(requireViewer(ctx), id, { leaseSeconds }),
   }),
   claimNextTask: t.field({
     type: ClaimRef,
@@ -337,18 +329,18 @@ builder.mutationFields((t) => ({
     description: "Atomically claims the best ready task for you in a team (highest priority, then oldest), or returns null.",
     args: { teamId: t.arg.id({ required: true }), role: t.arg.string(), track: t.arg.string(), milestoneId: t.arg.id(), leaseSeconds: t.arg.int() },
     resolve: (_root, { teamId, role, track, milestoneId, leaseSeconds }, ctx) =>
-      ctx.services.claims.claimNext(requireViewer(ctx), String(teamId), { role, track, milestoneId: milestoneId == null ? null : String(milestoneId), leaseSeconds }),
+      ctx.services.claims.claimNext(requireViewer(ctx), teamId, { role, track, milestoneId: milestoneId ?? null, leaseSeconds }),
   }),
   renewClaim: t.field({
     type: ClaimRef,
     args: { id: t.arg.id({ required: true }), leaseSeconds: t.arg.int(), claimToken: t.arg.int() },
-    resolve: (_root, { id, leaseSeconds, claimToken }, ctx) => ctx.services.claims.renew(requireViewer(ctx), String(id), { leaseSeconds, claimToken }),
+    resolve: (_root, { id, leaseSeconds, claimToken }, ctx) => ctx.services.claims.renew(requireViewer(ctx), id, { leaseSeconds, claimToken }),
   }),
   releaseTask: t.prismaField({
     type: "Task",
     description: "Gives your claim back; the task is ready for others again.",
     args: { id: t.arg.id({ required: true }), claimToken: t.arg.int() },
-    resolve: async (query, _root, { id, claimToken }, ctx) => reload(ctx, query, await ctx.services.claims.release(requireViewer(ctx), String(id), { claimToken })),
+    resolve: async (query, _root, { id, claimToken }, ctx) => rowForSelection(query, await ctx.services.claims.release(requireViewer(ctx), id, { claimToken }), ctx.reader.task),
   }),
 }));
 
@@ -365,14 +357,14 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: async (_root, { teamId, after, taskId, assignee, kinds }, ctx) => {
       const viewer = requireViewer(ctx);
-      await ctx.services.tasks.checkEventFilter(viewer, String(teamId), { taskId: taskId == null ? null : String(taskId), assigneeId: assignee == null ? null : String(assignee) });
-      const events = await ctx.services.teams.events(viewer, String(teamId), {
+      await ctx.services.tasks.checkEventFilter(viewer, teamId, { taskId: taskId ?? null, assigneeId: assignee ?? null });
+      const events = await ctx.services.teams.events(viewer, teamId, {
         after,
         kinds,
         where: (row) =>
           row.kind.startsWith("task.") &&
-          (taskId == null || row.subjectId === String(taskId)) &&
-          (assignee == null || (row.payload as { assigneeId?: string }).assigneeId === String(assignee)),
+          (taskId == null || row.subjectId === taskId) &&
+          (assignee == null || (row.payload as { assigneeId?: string }).assigneeId === assignee),
       });
       return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },

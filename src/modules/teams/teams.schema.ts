@@ -1,5 +1,5 @@
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
@@ -31,11 +31,6 @@ builder.prismaObject("Team", {
     }),
   }),
 });
-
-/** Reads a team a mutation returned again with the fields the client selected. */
-const selected = (ctx: Context, query: object, team: { id: string }) =>
-  ctx.reader.team.findUniqueOrThrow({ ...query, where: { id: team.id } });
-
 builder.prismaObject("TeamMember", {
   fields: (t) => ({
     agent: t.relation("agent"),
@@ -64,7 +59,7 @@ builder.queryFields((t) => ({
     type: "Team",
     description: "A team I belong to. Any other ID is NOT_FOUND.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.services.teams.get(requireViewer(ctx), String(id), query),
+    resolve: (query, _root, { id }, ctx) => ctx.services.teams.get(requireViewer(ctx), id, query),
   }),
   teams: t.prismaConnection({
     type: "Team",
@@ -79,13 +74,13 @@ builder.mutationFields((t) => ({
     type: "Team",
     description: "Creates a team with me as its lead.",
     args: { input: t.arg({ type: CreateTeamInput, required: true }), idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_HELP }) },
-    resolve: async (query, _root, { input, idempotencyKey }, ctx) => selected(ctx, query, await ctx.services.teams.create(requireViewer(ctx), input, idempotencyKey)),
+    resolve: async (query, _root, { input, idempotencyKey }, ctx) => rowForSelection(query, await ctx.services.teams.create(requireViewer(ctx), input, idempotencyKey), ctx.reader.team),
   }),
   updateTeam: t.prismaField({
     type: "Team",
     description: "Renames or redescribes a team (lead only).",
     args: { teamId: t.arg.id({ required: true }), input: t.arg({ type: UpdateTeamInput, required: true }) },
-    resolve: async (query, _root, { teamId, input }, ctx) => selected(ctx, query, await ctx.services.teams.update(requireViewer(ctx), String(teamId), input)),
+    resolve: async (query, _root, { teamId, input }, ctx) => rowForSelection(query, await ctx.services.teams.update(requireViewer(ctx), teamId, input), ctx.reader.team),
   }),
   addTeamMember: t.prismaField({
     type: "TeamMember",
@@ -96,26 +91,26 @@ builder.mutationFields((t) => ({
       role: t.arg.string({ required: true }),
     },
     resolve: (_query, _root, { teamId, agentName, role }, ctx) =>
-      ctx.services.teams.addMember(requireViewer(ctx), String(teamId), { agentName, role }),
+      ctx.services.teams.addMember(requireViewer(ctx), teamId, { agentName, role }),
   }),
   setTeamMemberRole: t.prismaField({
     type: "TeamMember",
     description: "Changes a member's role (lead only).",
     args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }), role: t.arg.string({ required: true }) },
     resolve: (_query, _root, { teamId, agentId, role }, ctx) =>
-      ctx.services.teams.setMemberRole(requireViewer(ctx), String(teamId), String(agentId), role),
+      ctx.services.teams.setMemberRole(requireViewer(ctx), teamId, agentId, role),
   }),
   removeTeamMember: t.prismaField({
     type: "Team",
     description: "Removes a member (lead only); their subscriptions to the team end.",
     args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { teamId, agentId }, ctx) => selected(ctx, query, await ctx.services.teams.removeMember(requireViewer(ctx), String(teamId), String(agentId))),
+    resolve: async (query, _root, { teamId, agentId }, ctx) => rowForSelection(query, await ctx.services.teams.removeMember(requireViewer(ctx), teamId, agentId), ctx.reader.team),
   }),
   leaveTeam: t.boolean({
     description: "Leaves a team. The lead must transfer the lead first.",
     args: { teamId: t.arg.id({ required: true }) },
     resolve: async (_root, { teamId }, ctx) => {
-      await ctx.services.teams.leave(requireViewer(ctx), String(teamId));
+      await ctx.services.teams.leave(requireViewer(ctx), teamId);
       return true;
     },
   }),
@@ -123,7 +118,7 @@ builder.mutationFields((t) => ({
     type: "Team",
     description: "Makes another member the lead (lead only).",
     args: { teamId: t.arg.id({ required: true }), agentId: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { teamId, agentId }, ctx) => selected(ctx, query, await ctx.services.teams.transferLead(requireViewer(ctx), String(teamId), String(agentId))),
+    resolve: async (query, _root, { teamId, agentId }, ctx) => rowForSelection(query, await ctx.services.teams.transferLead(requireViewer(ctx), teamId, agentId), ctx.reader.team),
   }),
 }));
 
@@ -139,7 +134,7 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: async (_root, { teamId, after, kinds }, ctx) => {
       const viewer = requireViewer(ctx);
-      const events = await ctx.services.teams.events(viewer, String(teamId), { after, kinds });
+      const events = await ctx.services.teams.events(viewer, teamId, { after, kinds });
       return liveEvents(ctx, events, ctx.services.presence.subscribed(viewer.id));
     },
     resolve: (row) => row,
