@@ -529,6 +529,24 @@ describe.skipIf(missing.length > 0)(`scale-out: ${INSTANCES} server processes on
     console.log(`[scale-out] ${INSTANCES} asks answered across instances in ${elapsed} ms`);
   }, 60_000);
 
+  it("the wait call on every instance is woken by a commit on another one", async () => {
+    const waiters = await agents("waiter", INSTANCES);
+    const { lead } = await teamOf("wait", waiters);
+    const AWAIT = `query($after: Int) { awaitEvents(after: $after, timeoutSeconds: 120) { cursor timedOut events { cursor kind subjectId } } }`;
+    const { rows } = await pool.query<{ id: number }>(`SELECT coalesce(max(id), 0)::int AS id FROM "JournalEvent"`);
+    const from = rows[0]!.id;
+    // Each waiter waits on its own instance; the message to it is sent through the next one.
+    const pending = waiters.map((w) => w.ok(AWAIT, { after: from }));
+    const sent = await Promise.all(
+      waiters.map(async (w, i) => (await via(lead, instances[(i + 1) % INSTANCES]!).ok(`mutation($to: [String!]!) { sendMessage(to: $to, message: { body: "wake" }) { id } }`, { to: [w.name] })).sendMessage.id as string),
+    );
+    const answers = await Promise.all(pending);
+    for (const [i, { awaitEvents }] of answers.entries()) {
+      expect(awaitEvents.timedOut).toBe(false);
+      expect(awaitEvents.events.map((e: { subjectId: string }) => e.subjectId)).toEqual([sent[i]]);
+    }
+  }, 60_000);
+
   it("a token revoked on one instance is refused there at once and on every other instance within TOKEN_CACHE_MS", async () => {
     const [agent] = await agents("revoked", 1);
     const onOthers = instances.slice(1).map((instance) => via(agent!, instance));
