@@ -17,7 +17,7 @@
 // `node scripts/start.mjs <entry.ts>` runs another entry point the same way (the bench
 // starts its bare-Yoga baseline so); the default is src/main.ts.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -57,7 +57,8 @@ function stamp(files) {
 function upToDate() {
   try {
     const { files, stamps } = JSON.parse(readFileSync(inputsFile, "utf8"));
-    return Array.isArray(files) && files.length > 0 && JSON.stringify(stamp(files)) === JSON.stringify(stamps);
+    // Paths are kept relative to the project: a copied or moved folder checks its own files.
+    return Array.isArray(files) && files.length > 0 && JSON.stringify(stamp(files.map((f) => resolve(root, f)))) === JSON.stringify(stamps);
   } catch {
     return false;
   }
@@ -85,7 +86,10 @@ const prismaWasmFromFile = {
       const match = load.exec(source);
       const wasmFile = match && decodedWasm(match[1]);
       if (!wasmFile) return { contents: source, loader: "ts" };
-      const contents = source.replace(load, () => `return new WebAssembly.Module((await import("node:fs")).readFileSync(${JSON.stringify(wasmFile)}))`);
+      // Found from the bundle's own place (.build/current → .build/wasm): a copied or moved
+      // folder reads its own file.
+      const fromBundle = JSON.stringify(`../wasm/${basename(wasmFile)}`);
+      const contents = source.replace(load, () => `return new WebAssembly.Module((await import("node:fs")).readFileSync(new URL(${fromBundle}, import.meta.url)))`);
       return { contents, loader: "ts" };
     });
   },
@@ -154,7 +158,7 @@ if (!upToDate()) {
     const inputs = [...new Set([...Object.keys(result.metafile.inputs).map((p) => resolve(p)), ...extraInputs, ...alwaysChecked])];
     const stamps = stamp(inputs);
     if (stamps.every((s, i) => s === "missing" || writtenByThisBuild.has(inputs[i]) || Number(s.split(":")[1]) < startedAt)) {
-      writeFileSync(`${inputsFile}.${process.pid}`, JSON.stringify({ files: [...inputs, bundle], stamps: [...stamps, ourBundle] }));
+      writeFileSync(`${inputsFile}.${process.pid}`, JSON.stringify({ files: [...inputs, bundle].map((f) => relative(root, f)), stamps: [...stamps, ourBundle] }));
       renameSync(`${inputsFile}.${process.pid}`, inputsFile);
     }
   } catch (error) {
