@@ -1,13 +1,21 @@
 import { builder } from "../../graphql/builder.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { requireViewer, rowForSelection } from "../../graphql/context.js";
+import { enumOf } from "../../graphql/enum-of.js";
 import { changesWithoutCommit } from "../../graphql/response-cache.js";
+import { type PrincipalKind } from "./agents.service.js";
+
+const PrincipalKindEnum = enumOf<PrincipalKind>("PrincipalKind", {
+  agent: "A program: an LLM agent, a script, a worker.",
+  human: "A person (registered with the server's registration key); what it writes shows as from a human.",
+});
 
 export const AgentRef = builder.prismaObject("Agent", {
-  description: "An agent: a program (LLM agent, script, worker) with a name and a bearer token.",
+  description: "A principal with a name and a bearer token: an agent (a program) or a human.",
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),
+    kind: t.field({ type: PrincipalKindEnum, description: "AGENT or HUMAN: set at registration, never changed.", select: { kind: true }, resolve: (a) => a.kind as PrincipalKind }),
     description: t.exposeString("description", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     lastSeenAt: t.field({
@@ -44,7 +52,8 @@ const RegisterAgentInput = builder.inputType("RegisterAgentInput", {
   fields: (t) => ({
     name: t.string({ required: true, description: "Unique; 1–64 letters, digits, '.', '_' or '-'." }),
     description: t.string({ description: "What this agent does (at most 1000 characters)." }),
-    registrationKey: t.string({ description: "Needed only when the server sets AGENT_HQ_REGISTRATION_KEY." }),
+    registrationKey: t.string({ description: "Needed only when the server sets AGENT_HQ_REGISTRATION_KEY (always for a HUMAN)." }),
+    kind: t.field({ type: PrincipalKindEnum, description: "HUMAN registers a person (needs the server's registration key); AGENT by default." }),
   }),
 });
 

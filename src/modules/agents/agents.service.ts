@@ -20,6 +20,15 @@ export interface Viewer {
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Principals: programs, and the people who run them (shown as humans everywhere). */
+export const PRINCIPAL_KINDS = ["agent", "human"] as const;
+export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
+
+/** A principal's name as text shows it: a person's says so ("alice [human]"). */
+export function displayName(principal: { name: string; kind: string }): string {
+  return principal.kind === "human" ? `${principal.name} [human]` : principal.name;
+}
+
 const registerInput = z.object({
   name: z
     .string()
@@ -30,6 +39,7 @@ const registerInput = z.object({
     .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
     .nullish(),
   registrationKey: z.string().max(200).nullish(),
+  kind: z.enum(PRINCIPAL_KINDS).nullish(),
 });
 
 /** Most tokens remembered at once; past it the least recently used goes. */
@@ -74,7 +84,11 @@ export class AgentService {
   }
 
   async register(input: z.input<typeof registerInput>): Promise<{ agent: Agent; token: string }> {
-    const { name, description, registrationKey } = parseInput(registerInput, input);
+    const { name, description, registrationKey, kind } = parseInput(registerInput, input);
+    // A person is registered with the server's key, so no agent can register itself as one.
+    if (kind === "human" && this.registrationKey === undefined) {
+      throw new ForbiddenError("people are registered with the server's registration key: set AGENT_HQ_REGISTRATION_KEY on the server and pass it as registrationKey");
+    }
     if (this.registrationKey !== undefined && !sameSecret(registrationKey ?? "", this.registrationKey)) {
       throw new ForbiddenError("registration on this server needs its registration key (registrationKey)");
     }
@@ -82,9 +96,9 @@ export class AgentService {
     try {
       const agent = await this.journal.write(async ({ tx, append }) => {
         const agent = await tx.agent.create({
-          data: { name, description: description ?? null, tokens: { create: { hash: hashToken(token) } } },
+          data: { name, kind: kind ?? "agent", description: description ?? null, tokens: { create: { hash: hashToken(token) } } },
         });
-        await append({ actorId: agent.id, kind: "agent.registered", subjectType: "Agent", subjectId: agent.id, payload: { name } });
+        await append({ actorId: agent.id, kind: "agent.registered", subjectType: "Agent", subjectId: agent.id, payload: { name, kind: agent.kind } });
         return agent;
       });
       return { agent, token };

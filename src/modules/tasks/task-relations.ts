@@ -59,7 +59,7 @@ function model<M, Include>(table: ModelName, columns: Columns<M>, relations: { [
 
 // The tables, and the relations' columns, are checked against Prisma's datamodel by
 // test/unit/task-relations.test.ts.
-const agentColumns: Columns<Agent> = { id: "string", name: "string", description: "string", createdAt: "date", lastSeenAt: "date", onlineUntil: "date" };
+const agentColumns: Columns<Agent> = { id: "string", name: "string", kind: "string", description: "string", createdAt: "date", lastSeenAt: "date", onlineUntil: "date" };
 const taskColumns: Columns<Task> = {
   id: "string",
   teamId: "string",

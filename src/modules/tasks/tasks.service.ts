@@ -7,7 +7,7 @@ import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
 import type { Milestone, Prisma, Task, TaskFinding, TaskRoleAssignment } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput, shortName } from "../../validation.js";
-import type { AgentService, Viewer } from "../agents/agents.service.js";
+import { displayName, type AgentService, type Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { MessageService } from "../messages/messages.service.js";
@@ -144,7 +144,7 @@ export class TaskService {
         number: true,
         status: true,
         title: true,
-        assignee: { select: { name: true } },
+        assignee: { select: { name: true, kind: true } },
         blockedBy: { where: openBlockerLink, select: { blocker: { select: { number: true } } } },
       },
     });
@@ -153,7 +153,7 @@ export class TaskService {
         number: t.number,
         status: t.status,
         title: t.title,
-        owner: t.assignee?.name ?? null,
+        owner: t.assignee ? displayName(t.assignee) : null,
         openBlockers: t.blockedBy.map((d) => d.blocker.number).sort((a, b) => a - b),
       })),
     );

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Agent" ADD COLUMN     "kind" TEXT NOT NULL DEFAULT 'agent';
