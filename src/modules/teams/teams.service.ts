@@ -90,6 +90,22 @@ export class TeamService {
     return [...agents.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /**
+   * The teams `agentId` shares with any of `others`, each with those of `others` who are
+   * its members (by name), oldest team first (team IDs are time-ordered).
+   */
+  async sharedTeams(tx: Tx, agentId: string, others: string[]): Promise<{ teamId: string; members: string[] }[]> {
+    if (others.length === 0) return [];
+    const rows = await tx.teamMember.findMany({
+      where: { agentId: { in: others }, team: { members: { some: { agentId } } } },
+      select: { teamId: true, agent: { select: { name: true } } },
+      orderBy: { teamId: "asc" },
+    });
+    const teams = new Map<string, string[]>();
+    for (const r of rows) teams.set(r.teamId, [...(teams.get(r.teamId) ?? []), r.agent.name]);
+    return [...teams].map(([teamId, members]) => ({ teamId, members: members.sort() }));
+  }
+
   async isMember(agentId: string, teamId: string): Promise<boolean> {
     return (await this.db.reader.teamMember.count({ where: { agentId, teamId } })) > 0;
   }
