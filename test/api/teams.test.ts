@@ -411,7 +411,8 @@ describe("the journal as audit log", () => {
     expect(nodes[0].payload).toEqual({ name: "Audited", description: null });
     expect(nodes[1].payload).toEqual({ agentName: lead.name, role: "lead", lead: true });
     expect(nodes[2].payload).toEqual({ agentName: planner.name, role: "planner" });
-    expect(nodes[4].payload).toEqual({ from: "planner", role: "reviewer" });
+    expect(nodes[4].payload).toEqual({ agentName: planner.name, from: "planner", role: "reviewer" });
+    expect(nodes[5].payload).toEqual({ agentName: coder.name });
     const cursors = nodes.map((n: any) => n.cursor as number);
     expect(cursors).toEqual([...cursors].sort((a, b) => a - b));
     expect(new Set(cursors).size).toBe(cursors.length);
