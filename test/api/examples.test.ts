@@ -101,7 +101,7 @@ describe("the example agents", () => {
     expect(out).toMatch(new RegExp(`heard on reports\\.pricing from ${name("researcher")}: "Pricing report ready`));
     expect(out).toContain(`asked the researcher, got "Monthly; annual billing takes 10% off."`);
     expect(out).toMatch(new RegExp(`asked all three for 2 s: 2 answers in \\d+ ms; unanswered: ${name("writer")}$`, "m"));
-    expect(out).toMatch(new RegExp(`^    ${name("analyst")}: context\\.set analysis\\.summary, topic\\.followed$`, "m"));
+    expect(out).toMatch(new RegExp(`^    ${name("analyst")}: context\\.set analysis\\.summary, topic\\.followed, message\\.sent, message\\.sent$`, "m"));
   });
 
   it("blackboard-and-knowledge: findings by key and pattern, compare-and-set, tagged knowledge, search, recent", { timeout: TIMEOUT_MS }, async () => {

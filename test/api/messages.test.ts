@@ -262,11 +262,11 @@ describe("live delivery", () => {
     await planner.ok(`mutation($t: ID!, $n: String!) { addTeamMember(teamId: $t, agentName: $n, role: "x") { role } }`, { t: teamId, n: leaver.name });
     await planner.ok(SEND, { to: [leaver.name], m: { body: "direct after removal" } });
     const next = (await sub.next()).data.inboxEvents;
-    expect(next.payload.teamId).toBeNull();
+    expect(next.payload).toMatchObject({ kind: "direct", body: "direct after removal" });
     await sub.close();
     const replay = leaver.subscribe("sse", `subscription { inboxEvents(after: 0) { payload } }`);
     const replayed = (await replay.next()).data.inboxEvents;
-    expect(replayed.payload.teamId).toBeNull();
+    expect(replayed.payload).toMatchObject({ kind: "direct", body: "direct after removal" });
     await replay.close();
     expect(bodies(await leaver.ok(INBOX, {}))).toEqual(["direct after removal"]);
   });

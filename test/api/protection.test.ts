@@ -616,7 +616,7 @@ describe("error masking", () => {
       [{ query: `{ teams(first: 10, last: 10, before: "x", after: "y") { edges { cursor } } }` }, t],
       [{ query: `query($n: Int) { teams(first: $n) { edges { cursor } } }`, variables: { n: "ten" } }, t],
       [{ query: `query($n: Int) { teams(first: $n) { edges { cursor } } }`, variables: { n: 2 ** 40 } }, t],
-      [{ query: `query($t: ID!) { team(id: $t) { journal(after: "-1") { edges { cursor } } } }`, variables: { t: teamId } }, t],
+      [{ query: `query($t: ID!) { team(id: $t) { journal(after: -1) { edges { cursor } } } }`, variables: { t: teamId } }, t],
       [{ query: `mutation { setContext(scope: { teamId: "${teamId}", private: true }, key: "k", value: 1) { version } }` }, t],
       [{ query: `mutation { setContext(scope: { teamId: "${teamId}" }, key: "${"k".repeat(5000)}", value: { deep: [[[[[[1]]]]]] }) { version } }` }, t],
       [{ query: `{ me { name } }`, operationName: "Nope" }, t],

@@ -29,13 +29,12 @@ export const JournalEventRef = builder.prismaObject("JournalEvent", {
 const JOURNAL_PAGE = 50;
 
 /** Reads `first` and `after` of a journal connection; the cursor is the journal cursor. */
-export function journalPageArgs(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null; kinds?: readonly string[] | null }) {
+export function journalPageArgs(args: { first?: number | null; after?: number | null; kinds?: readonly string[] | null }) {
   if (args.kinds && new Set(args.kinds).size > 100) throw new BadInputError("kinds", "at most 100 kinds");
-  if (args.last != null || args.before != null) throw new BadInputError("last", "the journal pages forward only: use first and after");
   const first = args.first ?? JOURNAL_PAGE;
   if (first < 1 || first > MAX_PAGE) throw new BadInputError("first", `must be between 1 and ${MAX_PAGE}`);
-  const after = args.after == null ? 0 : Number(args.after);
-  if (!Number.isSafeInteger(after) || after < 0) throw new BadInputError("after", "must be a journal cursor (a whole number as a string)");
+  const after = args.after ?? 0;
+  if (after < 0) throw new BadInputError("after", "must be a journal cursor (0 or an event's cursor)");
   return { first, after };
 }
 

@@ -18,6 +18,21 @@ export interface JournalEntry {
   payload?: Prisma.InputJsonObject;
 }
 
+/** Text an event carries whole up to this many characters (message bodies, dashboard text). */
+export const EVENT_TEXT_MAX = 2_000;
+
+/**
+ * `{ [field]: text }`, cut to EVENT_TEXT_MAX with `[field]Truncated: true` when longer:
+ * events are read by agents, who should act on them without a second read, yet a 20,000
+ * character body in every replayed row would cost more than the read it saves.
+ */
+export function eventText(field: string, text: string): Prisma.InputJsonObject {
+  if (text.length <= EVENT_TEXT_MAX) return { [field]: text };
+  // Never end on half a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(text[EVENT_TEXT_MAX - 1]!) ? EVENT_TEXT_MAX - 1 : EVENT_TEXT_MAX;
+  return { [field]: text.slice(0, end), [`${field}Truncated`]: true };
+}
+
 export interface JournalWrite {
   tx: Tx;
   /** Records entries in this transaction. Call it after the state change, last. */

@@ -11,7 +11,7 @@ import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import type { JournalRow } from "../journal/journal.service.js";
 import type { JournalTailer } from "../journal/journal-tailer.js";
 import type { TeamService } from "../teams/teams.service.js";
-import { deliver, loadMessage, recipientsByName } from "./message-delivery.js";
+import { deliverDirect, loadMessage, recipientsByName } from "./message-delivery.js";
 import { askInput, awaitRepliesInput, type AskInput, type AwaitRepliesInput } from "./message-input.js";
 
 export interface AskResult {
@@ -56,10 +56,10 @@ export class AskAndWait {
       const { timeoutSeconds: _, ...request } = input;
       const question = await this.idempotency.write(viewer, idempotencyKey, { operation: "ask", args: request }, loadMessage, async (w) => {
         asked = await recipientsByName(this.teams, w.tx, viewer, input.to);
-        return deliver(w, asked.map((a) => a.id), {
+        return deliverDirect(this.teams, w, asked.map((a) => a.id), {
           kind: "direct",
           teamId: null,
-          senderId: viewer.id,
+          sender: { id: viewer.id, name: viewer.name },
           intent: "ask",
           priority: input.priority,
           body: input.question,

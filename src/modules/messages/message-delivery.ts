@@ -6,14 +6,15 @@ import { BadInputError, NotFoundError } from "../../errors.js";
 import type { Message, Prisma } from "../../generated/prisma/client.js";
 import type { Tx } from "../../infra/db.js";
 import type { Viewer } from "../agents/agents.service.js";
-import type { JournalEntry, JournalWrite } from "../journal/journal.service.js";
+import { eventText, type JournalEntry, type JournalWrite } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import type { Intent, MessageKind, teamInput } from "./message-input.js";
 
 export interface Draft {
   kind: MessageKind;
   teamId: string | null;
-  senderId: string | null;
+  /** Who sends it; null for a notice from the server. */
+  sender: { id: string; name: string } | null;
   /** Who caused it, for the journal (the sender, or for a notice the acting agent). */
   actorId?: string | null;
   topic?: string | null;
@@ -25,7 +26,10 @@ export interface Draft {
   deadline?: Date | null;
   /** Journal kind of each delivery row. */
   deliveryKind: string;
-  extraPayload?: Prisma.InputJsonObject;
+  /** A notice's name and what it is about: its delivery row carries these. */
+  notice?: Prisma.InputJsonObject;
+  /** Teams whose journal records a direct message, each with the recipients it may name. */
+  auditIn?: { teamId: string; members: string[] }[];
 }
 
 /** The messages an agent may see: those it sent or received. */
@@ -39,7 +43,7 @@ export const loadMessage = (tx: Tx, id: string) => tx.message.findUnique({ where
 /** The parts of a draft that come from what an agent wrote. */
 export function written(viewer: Viewer, input: z.output<typeof teamInput>, replyTo: Message | null, defaultIntent: Intent) {
   return {
-    senderId: viewer.id,
+    sender: { id: viewer.id, name: viewer.name },
     intent: input.intent ?? (replyTo ? "reply" : defaultIntent),
     priority: input.priority,
     body: input.body,
@@ -55,7 +59,7 @@ export async function deliver(w: JournalWrite, recipientIds: string[], d: Draft)
     data: {
       kind: d.kind,
       teamId: d.teamId,
-      senderId: d.senderId,
+      senderId: d.sender?.id ?? null,
       topic: d.topic ?? null,
       intent: d.intent,
       priority: d.priority ?? "normal",
@@ -71,36 +75,49 @@ export async function deliver(w: JournalWrite, recipientIds: string[], d: Draft)
   const saved = await w.tx.message.update({ where: { id: message.id }, data: { threadId } });
   if (recipientIds.length) {
     await w.tx.messageDelivery.createMany({
-      data: recipientIds.map((agentId) => ({ messageId: message.id, agentId, teamId: d.teamId, senderId: d.senderId, intent: d.intent })),
+      data: recipientIds.map((agentId) => ({ messageId: message.id, agentId, teamId: d.teamId, senderId: d.sender?.id ?? null, intent: d.intent })),
     });
   }
   await w.append(...journalRows(saved, recipientIds, d));
   return saved;
 }
 
-/** A row per delivery; broadcasts and topics also once in the team's journal (its audit log, and what topic subscriptions read). */
+/**
+ * A direct message (a DM, an ask, a reply), written as `deliver` does, and recorded in
+ * each team the sender shares with a recipient (its audit log) without its body.
+ */
+export async function deliverDirect(teams: TeamService, w: JournalWrite, recipientIds: string[], d: Draft): Promise<Message> {
+  const auditIn = d.sender ? await teams.sharedTeams(w.tx, d.sender.id, recipientIds) : [];
+  return deliver(w, recipientIds, { ...d, auditIn });
+}
+
+/**
+ * A row per delivery, addressed to its recipient, carrying what it acts on (body
+ * included, bounded). Broadcasts and topics also once in the team's journal, whole (every
+ * member may follow a topic); a direct message once in each team of `auditIn`, naming
+ * only that team's members and without the body, which is for its recipients alone.
+ */
 function journalRows(saved: Message, recipientIds: string[], d: Draft): JournalEntry[] {
-  const summary = {
-    messageId: saved.id,
-    kind: d.kind,
-    teamId: d.teamId,
-    intent: d.intent,
+  const actorId = d.actorId ?? d.sender?.id ?? null;
+  const from = d.sender ? { from: d.sender.name, fromId: d.sender.id } : {};
+  const thread = { threadId: saved.threadId, ...(saved.replyToId ? { replyToId: saved.replyToId } : {}) };
+  const about = {
+    ...from,
+    intent: saved.intent,
     priority: saved.priority,
-    threadId: saved.threadId,
-    replyToId: saved.replyToId,
+    ...thread,
     ...(d.topic ? { topic: d.topic } : {}),
-    ...d.extraPayload,
+    ...(saved.deadline ? { deadline: saved.deadline.toISOString() } : {}),
   };
-  const entries: JournalEntry[] = recipientIds.map((recipientId) => ({
-    recipientId,
-    actorId: d.actorId ?? d.senderId,
-    kind: d.deliveryKind,
-    subjectType: "Message",
-    subjectId: saved.id,
-    payload: summary,
-  }));
+  const text = eventText("body", saved.body);
+  const received = d.notice ? { ...d.notice, teamId: d.teamId, ...text } : { kind: d.kind, ...(d.teamId ? { teamId: d.teamId } : {}), ...about, ...text };
+  const row = (kind: string, payload: Prisma.InputJsonObject, to: { recipientId: string } | { teamId: string | null }): JournalEntry => ({ ...to, actorId, kind, subjectType: "Message", subjectId: saved.id, payload });
+  const entries = recipientIds.map((recipientId) => row(d.deliveryKind, received, { recipientId }));
   if (d.kind === "broadcast" || d.kind === "topic") {
-    entries.push({ teamId: d.teamId, actorId: d.senderId, kind: d.kind === "topic" ? "message.published" : "message.broadcast", subjectType: "Message", subjectId: saved.id, payload: { ...summary, recipients: recipientIds.length } });
+    entries.push(row(d.kind === "topic" ? "message.published" : "message.broadcast", { ...about, ...text, recipients: recipientIds.length }, { teamId: d.teamId }));
+  }
+  for (const { teamId, members } of d.auditIn ?? []) {
+    entries.push(row("message.sent", { ...from, to: members, intent: saved.intent, ...thread }, { teamId }));
   }
   return entries;
 }

@@ -11,7 +11,7 @@ import { streamJournal, type StreamOptions } from "../journal/journal-stream.js"
 import type { JournalRow, JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { AskAndWait, type AskResult } from "./ask-and-wait.js";
-import { deliver, loadMessage, recipientsByName, replyTarget, visibleTo, written } from "./message-delivery.js";
+import { deliver, deliverDirect, loadMessage, recipientsByName, replyTarget, visibleTo, written } from "./message-delivery.js";
 import {
   directInput,
   patternInput,
@@ -40,7 +40,7 @@ export interface Notice {
   recipientId: string;
   teamId: string;
   actorId: string | null;
-  /** Names the notice: task_assigned, task_ready, role_assigned. */
+  /** Names the notice: task_assigned, task_ready, role_assigned, lease_lost. */
   notice: string;
   body: string;
   payload: Prisma.InputJsonObject;
@@ -68,7 +68,7 @@ export class MessageService {
     return this.idempotency.write(viewer, idempotencyKey, { operation: "sendMessage", args: input }, loadMessage, async (w) => {
       const recipients = await recipientsByName(this.teams, w.tx, viewer, input.to);
       const replyTo = await replyTarget(w.tx, viewer, input.replyToId);
-      return deliver(w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
+      return deliverDirect(this.teams, w, recipients.map((r) => r.id), { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "inform") });
     });
   }
 
@@ -107,7 +107,7 @@ export class MessageService {
     return this.idempotency.write(viewer, idempotencyKey, { operation: "reply", args: { messageId, ...input } }, loadMessage, async (w) => {
       const replyTo = (await replyTarget(w.tx, viewer, messageId))!;
       if (!replyTo.senderId) throw new BadInputError("messageId", "a notice from the server cannot be replied to");
-      return deliver(w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
+      return deliverDirect(this.teams, w, [replyTo.senderId], { kind: "direct", teamId: null, ...written(viewer, input, replyTo, "reply") });
     });
   }
 
@@ -117,13 +117,13 @@ export class MessageService {
       await deliver(w, [n.recipientId], {
         kind: "notice",
         teamId: n.teamId,
-        senderId: null,
+        sender: null,
         actorId: n.actorId,
         intent: "notice",
         body: n.body,
         payload: { notice: n.notice, ...n.payload },
         deliveryKind: `notice.${n.notice}`,
-        extraPayload: { notice: n.notice, ...n.payload },
+        notice: { notice: n.notice, ...n.payload },
       });
     }
   }

@@ -7,12 +7,12 @@ import { NotFoundError } from "../../errors.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { Tx } from "../../infra/db.js";
 import type { Viewer } from "../agents/agents.service.js";
-import type { JournalEntry, JournalService } from "../journal/journal.service.js";
+import type { JournalService } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { CLAIM_ORDER, inClaimOrder, mayTake, pickTasks, roleKey, takeableBy, type Candidate } from "./claim-picks.js";
 import type { Claim, ClaimAttempt } from "./claims.service.js";
 import { readyForms } from "./readiness.js";
-import { claimEvents } from "./task-events.js";
+import { claimEvents, type Change } from "./task-events.js";
 import type { TaskService } from "./tasks.service.js";
 
 // A batch reads this many candidates beyond one a request. On PostgreSQL racing workers
@@ -113,7 +113,8 @@ export class ClaimNext {
   /** One transaction for a batch; settles each request and returns those to try again. */
   private async claimBatch(teamId: string, filters: NextFilters, batch: NextRequest[]): Promise<NextRequest[]> {
     const outcome: Outcome = { settle: [], retry: [] };
-    await this.journal.write(async ({ tx, append }) => {
+    await this.journal.write(async (w) => {
+      const { tx } = w;
       const members = await this.teams.membersAmong(tx, teamId, [...new Set(batch.map((r) => r.viewer.id))]);
       const requests = batch.filter((r) => {
         if (members.has(r.viewer.id)) return true;
@@ -127,7 +128,7 @@ export class ClaimNext {
       const { candidates, complete } = await this.readyCandidates(tx, teamId, filters, agentIds, requests.length + CANDIDATES, now);
       const may = mayTake(filters.role, await this.roleHolders(tx, candidates, agentIds, filters.role));
       const events = await this.takeInTurns(tx, requests, candidates, may, complete, now, outcome);
-      if (events.length) await append(...events);
+      if (events.length) await this.tasks.record(w, events, requests.map((r) => r.viewer));
     });
     // Answers go out only once the claims have committed.
     for (const s of outcome.settle) s();
@@ -168,8 +169,8 @@ export class ClaimNext {
     complete: boolean,
     now: Date,
     outcome: Outcome,
-  ): Promise<JournalEntry[]> {
-    const events: JournalEntry[] = [];
+  ): Promise<Change[]> {
+    const events: Change[] = [];
     let picking = requests;
     let left = candidates;
     while (picking.length > 0) {
@@ -185,7 +186,7 @@ export class ClaimNext {
           picking.push(request);
           continue;
         }
-        events.push(...claimEvents(request.viewer.id, task, claim));
+        events.push(...claimEvents(request.viewer, task, claim));
         outcome.settle.push(() => request.resolve(claim));
       }
     }

@@ -61,7 +61,8 @@ export class ClaimService {
   /** Claims a task that is ready and that the viewer may take. */
   async claim(viewer: Viewer, taskId: string, options: { leaseSeconds?: number | null }): Promise<Claim> {
     const lease = leaseOf(parseInput(leaseInput, options).leaseSeconds);
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       const task = await visibleInTx(tx, viewer, taskId);
       const now = new Date();
       // Readiness first: a task someone holds is a CONFLICT for everyone else.
@@ -81,7 +82,7 @@ export class ClaimService {
       }
       const claim = (await this.take(tx, [{ task, agentId: viewer.id, lease }], now)).get(task.id);
       if (!claim) throw new ConflictError(`task #${task.number} was claimed by another agent just now`);
-      await append(...claimEvents(viewer.id, task, claim));
+      await this.tasks.record(w, claimEvents(viewer, task, claim), [viewer]);
       return claim;
     });
   }
@@ -99,11 +100,11 @@ export class ClaimService {
   /** Extends a live claim. A claim whose lease ran out is gone: claim the task again. */
   async renew(viewer: Viewer, taskId: string, options: { leaseSeconds?: number | null; claimToken?: number | null }): Promise<Claim> {
     const lease = leaseOf(parseInput(leaseInput, options).leaseSeconds);
-    return this.journal.write(async ({ tx, append }) => {
-      const task = await this.held(tx, viewer, taskId, options.claimToken);
+    return this.journal.write(async (w) => {
+      const task = await this.held(w.tx, viewer, taskId, options.claimToken);
       const expiresAt = new Date(Date.now() + lease * 1000);
-      const renewed = await this.tasks.conditionalUpdate(tx, task, { leaseExpiresAt: expiresAt });
-      await append(taskEvent(viewer.id, renewed, "task.renewed", { token: renewed.claimEpoch, expiresAt: expiresAt.toISOString() }));
+      const renewed = await this.tasks.conditionalUpdate(w.tx, task, { leaseExpiresAt: expiresAt });
+      await this.tasks.record(w, [taskEvent(viewer.id, renewed, "task.renewed", { token: renewed.claimEpoch, expiresAt: expiresAt.toISOString() })], [viewer]);
       return { task: renewed, token: renewed.claimEpoch, expiresAt };
     });
   }
@@ -113,13 +114,14 @@ export class ClaimService {
     return this.journal.write(async (w) => {
       const task = await this.held(w.tx, viewer, taskId, options.claimToken);
       const released = await this.tasks.conditionalUpdate(w.tx, task, { status: "pending", ...claimEnded(task) });
-      await this.tasks.record(w, [taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await readyEvents(w.tx, viewer.id, [taskId]))]);
+      await this.tasks.record(w, [taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await readyEvents(w.tx, viewer.id, [taskId]))], [viewer]);
       return released;
     });
   }
 
   /**
-   * Returns lapsed tasks to the ready queue as `expiry` says, with its journal row each.
+   * Returns lapsed tasks to the ready queue as `expiry` says, with its journal row and
+   * the holder's lease-lost notice each.
    * Safe when several servers sweep at once: each return is a conditional update. Task
    * rows are updated first, in ID order, and the journal appended last: the order a claim
    * batch locks them in (rows by ID, then the journal's lock), so the two never wait on
@@ -139,7 +141,9 @@ export class ClaimService {
         const { count } = await tx.task.updateMany({ where: { id, claimEpoch: task.claimEpoch, holderId: task.holderId, leaseExpiresAt: { lte: now } }, data: expired.data });
         if (count > 0) returned.push(expired);
       }
-      for (const { back, event } of returned) await this.tasks.record(w, [event, ...(await readyEvents(tx, null, [back.id]))]);
+      const changes = returned.flatMap((r) => r.changes);
+      changes.push(...(await readyEvents(tx, null, returned.map((r) => r.back.id))));
+      await this.tasks.record(w, changes);
       return returned.length;
     });
   }

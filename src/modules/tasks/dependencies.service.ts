@@ -6,8 +6,8 @@
 import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
 import type { Task } from "../../generated/prisma/client.js";
 import type { Tx } from "../../infra/db.js";
-import type { Viewer } from "../agents/agents.service.js";
-import type { JournalService } from "../journal/journal.service.js";
+import type { AgentService, Viewer } from "../agents/agents.service.js";
+import type { JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { MessageService } from "../messages/messages.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { findPath, type Edge } from "./dependency-graph.js";
@@ -20,17 +20,23 @@ export class DependencyService {
     private readonly journal: JournalService,
     private readonly teams: TeamService,
     private readonly messages: MessageService,
+    private readonly agents: AgentService,
   ) {}
+
+  private record(w: JournalWrite, changes: Change[], viewer: Viewer): Promise<void> {
+    return recordChanges(w, this.messages, (ids) => this.agents.namesByIds(ids, w.tx), changes, [viewer]);
+  }
 
   /** "task is blocked by blocker". Refused when it would close a cycle, naming it. */
   async addDependency(viewer: Viewer, taskId: string, blockerId: string): Promise<Task> {
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       const task = await visibleInTx(tx, viewer, taskId);
       const [blocker] = await this.sameTeamTasks(tx, task.teamId, [blockerId], "blockedById");
       await this.teams.lockBoard(tx, task.teamId);
       if (await tx.taskDependency.findUnique({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } } })) return task;
       await this.link(tx, blocker!, task, "explicit");
-      await append(taskEvent(viewer.id, task, "task.dependency_added", { blockedBy: blocker!.number }));
+      await this.record(w, [taskEvent(viewer.id, task, "task.dependency_added", { blockedBy: blocker!.number })], viewer);
       return task;
     });
   }
@@ -45,7 +51,7 @@ export class DependencyService {
       await this.teams.lockBoard(tx, task.teamId);
       await tx.taskDependency.delete({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } } });
       const entries = [taskEvent(viewer.id, task, "task.dependency_removed", { blockedBy: link.blocker.number })];
-      await recordChanges(w, this.messages, [...entries, ...(await readyEvents(tx, viewer.id, [taskId]))]);
+      await this.record(w, [...entries, ...(await readyEvents(tx, viewer.id, [taskId]))], viewer);
       return task;
     });
   }

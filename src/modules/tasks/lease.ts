@@ -10,8 +10,7 @@
 // (readiness.ts), the old holder's writes are refused, and the sweeper (ClaimService.
 // sweepExpired) puts the task back to pending with the journal row `expiry` builds.
 import { Prisma, type Task } from "../../generated/prisma/client.js";
-import { taskEvent } from "./task-events.js";
-import type { JournalEntry } from "../journal/journal.service.js";
+import { leaseLost, taskEvent, type Change } from "./task-events.js";
 import type { TaskStatus } from "./task-rules.js";
 
 export const LEASE_SECONDS = { min: 5, max: 24 * 3600, default: 300 } as const;
@@ -68,10 +67,13 @@ export function claimAfterStatus(before: ClaimState, status: string): Partial<Cl
   return before.holderId !== null && status !== HELD_STATUS ? { holderId: null, leaseExpiresAt: null } : {};
 }
 
-/** What expiry writes to a lapsed task, the task it leaves, and the journal row that says so. */
-export function expiry(task: Task): { data: ReturnType<typeof claimEnded> & { status: TaskStatus }; back: Task; event: JournalEntry } {
+/**
+ * What expiry writes to a lapsed task, the task it leaves, and what it records: the team's
+ * row that says so and the notice that tells the holder.
+ */
+export function expiry(task: Task): { data: ReturnType<typeof claimEnded> & { status: TaskStatus }; back: Task; changes: Change[] } {
   const data = { status: "pending" as TaskStatus, ...claimEnded(task) };
   const back = { ...task, ...data };
   const event = taskEvent(null, back, "task.lease_expired", { holderId: task.holderId, token: task.claimEpoch, expiredAt: task.leaseExpiresAt!.toISOString() });
-  return { data, back, event };
+  return { data, back, changes: [event, leaseLost(null, task.holderId!, back, "expired")] };
 }

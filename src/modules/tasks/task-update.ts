@@ -1,6 +1,7 @@
 // What an update of a task's fields and status writes, and the journal rows and notices
 // that say so. Pure: the service reads, checks and writes around it.
 import type { Prisma, Task } from "../../generated/prisma/client.js";
+import { eventText } from "../journal/journal.service.js";
 import { claimAfterStatus } from "./lease.js";
 import { notice, taskEvent, type Change } from "./task-events.js";
 import { FINAL_STATUSES, priorityRank, type Priority, type TaskStatus } from "./task-rules.js";
@@ -51,15 +52,29 @@ export function updateData(before: Task, input: TaskFields, assigneeId: string |
   return { data, changed };
 }
 
-/** The journal rows and notices of an update from `before` to `task`. */
+/**
+ * What an update from `before` to `task` records: one row, whose kind says the most
+ * precise thing that happened (`task.<status>` when the status changed, else
+ * `task.assigned` when the assignee did, else `task.updated`), carrying every change:
+ * the status it left (`from`), the assignee it replaced, the other fields' new values
+ * (`changed`, texts bounded). A new assignee other than the actor is also told.
+ */
 export function updateChanges(actorId: string, before: Task, task: Task, changed: Record<string, unknown>): Change[] {
-  const entries: Change[] = [];
-  const otherChanges = Object.keys(changed).filter((k) => k !== "status" && k !== "assigneeId");
-  if (otherChanges.length) entries.push(taskEvent(actorId, task, "task.updated", Object.fromEntries(otherChanges.map((k) => [k, changed[k]])) as Prisma.InputJsonObject));
-  if (task.status !== before.status) entries.push(taskEvent(actorId, task, `task.${task.status}`, { from: before.status }));
-  if (task.assigneeId !== before.assigneeId) {
-    entries.push(taskEvent(actorId, task, "task.assigned", { from: before.assigneeId }));
-    if (task.assigneeId && task.assigneeId !== actorId) entries.push(notice(actorId, task.assigneeId, task, "task_assigned"));
+  const statusChanged = task.status !== before.status;
+  const assigned = task.assigneeId !== before.assigneeId;
+  const fields: Record<string, Prisma.InputJsonValue> = {};
+  for (const [key, value] of Object.entries(changed)) {
+    if (key === "status" || key === "assigneeId") continue;
+    Object.assign(fields, typeof value === "string" ? eventText(key, value) : { [key]: value });
   }
+  const kind = statusChanged ? `task.${task.status}` : assigned ? "task.assigned" : "task.updated";
+  const entries: Change[] = [
+    taskEvent(actorId, task, kind, {
+      ...(statusChanged ? { from: before.status } : {}),
+      ...(assigned ? { previousAssigneeId: before.assigneeId } : {}),
+      ...(Object.keys(fields).length ? { changed: fields } : {}),
+    }),
+  ];
+  if (assigned && task.assigneeId && task.assigneeId !== actorId) entries.push(notice(actorId, task.assigneeId, task, "task_assigned"));
   return entries;
 }

@@ -9,7 +9,7 @@ import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput, shortName } from "../../validation.js";
 import { displayName, type AgentService, type Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
-import type { JournalService, JournalWrite } from "../journal/journal.service.js";
+import { eventText, type JournalService, type JournalWrite } from "../journal/journal.service.js";
 import type { MessageService } from "../messages/messages.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { boardText } from "./board-text.js";
@@ -78,9 +78,12 @@ export class TaskService {
     private readonly dependencies: DependencyService,
   ) {}
 
-  /** Appends the journal rows and sends the notices of one change, in its transaction. */
-  record(w: JournalWrite, changes: Change[]): Promise<void> {
-    return recordChanges(w, this.messages, changes);
+  /**
+   * Appends the journal rows and sends the notices of one change, in its transaction,
+   * agents named (`known` are names at hand: usually the viewer's).
+   */
+  record(w: JournalWrite, changes: Change[], known: readonly Viewer[] = []): Promise<void> {
+    return recordChanges(w, this.messages, (ids) => this.agents.namesByIds(ids, w.tx), changes, known);
   }
 
   // ---- reads -------------------------------------------------------------------
@@ -236,7 +239,7 @@ export class TaskService {
       for (const blocker of blockers) await this.dependencies.link(tx, blocker, task, "explicit");
       const entries: Change[] = [taskEvent(viewer.id, task, "task.created", { priority, track, blockedBy: blockers.map((b) => b.number) })];
       if (assigneeId && assigneeId !== viewer.id) entries.push(notice(viewer.id, assigneeId, task, "task_assigned"));
-      await this.record(w, entries);
+      await this.record(w, entries, [viewer]);
       return task;
     });
   }
@@ -257,7 +260,7 @@ export class TaskService {
       if (statusChanged && CLOSED_STATUSES.includes(task.status as TaskStatus) && !CLOSED_STATUSES.includes(before.status as TaskStatus)) {
         entries.push(...(await this.dependencies.unblockedBy(tx, viewer.id, task)));
       }
-      await this.record(w, entries);
+      await this.record(w, entries, [viewer]);
       const nudge = statusChanged && task.status === "completed" ? await this.nudgeFor(tx, viewer, task) : null;
       return { task, verificationNudge: nudge };
     });
@@ -269,10 +272,10 @@ export class TaskService {
 
   async writeDashboard(viewer: Viewer, taskId: string, text: string, claimToken?: number | null): Promise<Task> {
     const { dashboard } = parseInput(z.object({ dashboard: boundedText(DASHBOARD_MAX) }), { dashboard: text });
-    return this.journal.write(async ({ tx, append }) => {
-      const before = await this.writable(tx, viewer, taskId, claimToken);
-      const task = await this.conditionalUpdate(tx, before, { dashboard });
-      await append(taskEvent(viewer.id, task, "task.dashboard_written", { length: dashboard.length }));
+    return this.journal.write(async (w) => {
+      const before = await this.writable(w.tx, viewer, taskId, claimToken);
+      const task = await this.conditionalUpdate(w.tx, before, { dashboard });
+      await this.record(w, [taskEvent(viewer.id, task, "task.dashboard_written", { ...eventText("text", dashboard), length: dashboard.length })], [viewer]);
       return task;
     });
   }
@@ -280,7 +283,8 @@ export class TaskService {
   /** Appends a line; atomic under concurrent appenders (one SQL statement). */
   async appendDashboard(viewer: Viewer, taskId: string, text: string, claimToken?: number | null): Promise<Task> {
     const { line } = parseInput(z.object({ line: boundedText(DASHBOARD_MAX).pipe(z.string().min(1, "must not be empty")) }), { line: text });
-    return this.journal.write(async ({ tx, append }) => {
+    return this.journal.write(async (w) => {
+      const { tx } = w;
       const before = await this.writable(tx, viewer, taskId, claimToken);
       // Locks the row and checks that no claim came in since `before` was read.
       await this.conditionalUpdate(tx, before, { updatedAt: new Date() });
@@ -289,7 +293,7 @@ export class TaskService {
         WHERE "id" = ${taskId} AND length("dashboard") + ${line.length + 1} <= ${DASHBOARD_MAX}`;
       if (appended === 0) throw new BadInputError("text", `the dashboard would exceed ${DASHBOARD_MAX} characters; rewrite it with writeTaskDashboard`);
       const task = await tx.task.findUniqueOrThrow({ where: { id: taskId } });
-      await append(taskEvent(viewer.id, task, "task.dashboard_appended", { length: line.length }));
+      await this.record(w, [taskEvent(viewer.id, task, "task.dashboard_appended", { ...eventText("text", line), length: task.dashboard.length })], [viewer]);
       return task;
     });
   }
@@ -297,11 +301,12 @@ export class TaskService {
   async addFinding(viewer: Viewer, taskId: string, data: unknown, claimToken?: number | null, idempotencyKey?: string | null): Promise<TaskFinding> {
     const { finding } = parseInput(z.object({ finding: jsonObject(65_536) }), { finding: data });
     const request = { operation: "addTaskFinding", args: { taskId, finding, claimToken } };
-    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.taskFinding.findUnique({ where: { id } }), async ({ tx, append }) => {
+    return this.idempotency.write(viewer, idempotencyKey, request, (tx, id) => tx.taskFinding.findUnique({ where: { id } }), async (w) => {
+      const { tx } = w;
       // The conditional touch locks the row and checks that no claim came in meanwhile.
       const task = await this.conditionalUpdate(tx, await this.writable(tx, viewer, taskId, claimToken), { updatedAt: new Date() });
       const created = await tx.taskFinding.create({ data: { taskId, authorId: viewer.id, data: finding as Prisma.InputJsonObject } });
-      await append(taskEvent(viewer.id, task, "task.finding_added", { findingId: created.id }));
+      await this.record(w, [taskEvent(viewer.id, task, "task.finding_added", { findingId: created.id })], [viewer]);
       return created;
     });
   }
@@ -320,7 +325,7 @@ export class TaskService {
       });
       const entries: Change[] = [taskEvent(viewer.id, task, "task.role_assigned", { agentId, role })];
       if (agentId !== viewer.id) entries.push(notice(viewer.id, agentId, task, "role_assigned", { role, instructions: instructions ?? null }));
-      await this.record(w, entries);
+      await this.record(w, entries, [viewer]);
       return assignment;
     });
   }

@@ -4,6 +4,8 @@ import { liveEvents } from "../../graphql/live.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
 
+const TeamJournalConnection = builder.connectionObject({ type: JournalEventRef, name: "TeamJournalConnection" }, { name: "TeamJournalConnectionEdge" });
+
 builder.prismaObject("Team", {
   description: "A team of agents. It exists only for its members.",
   fields: (t) => ({
@@ -19,10 +21,15 @@ builder.prismaObject("Team", {
       select: (_args, ctx) => ({ members: { where: { agentId: ctx.viewer?.id ?? "" }, select: { role: true } } }),
       resolve: (team) => team.members[0]?.role ?? "",
     }),
-    journal: t.connection({
-      type: JournalEventRef,
-      description: "The team's journal, oldest first: its audit log. `after` takes a journal cursor.",
-      args: { kinds: t.arg.stringList({ description: "Only these kinds." }) },
+    // A connection whose `after` is an event's Int cursor, as the subscriptions take it.
+    journal: t.field({
+      type: TeamJournalConnection,
+      description: "The team's journal, oldest first: its audit log (README: Events).",
+      args: {
+        first: t.arg.int(),
+        after: t.arg.int({ description: "A journal cursor (an event's `cursor`): the events after it." }),
+        kinds: t.arg.stringList({ description: "Only these kinds." }),
+      },
       resolve: async (team, args, ctx) => {
         const { first, after } = journalPageArgs(args);
         const rows = await ctx.services.teams.journalPage(requireViewer(ctx), team.id, { after, first: first + 1, kinds: args.kinds ?? undefined });

@@ -96,6 +96,22 @@ export class TeamService {
     return [...agents.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /**
+   * The teams `agentId` shares with any of `others`, each with those of `others` who are
+   * its members (by name), oldest team first (team IDs are time-ordered).
+   */
+  async sharedTeams(tx: Tx, agentId: string, others: string[]): Promise<{ teamId: string; members: string[] }[]> {
+    if (others.length === 0) return [];
+    const rows = await tx.teamMember.findMany({
+      where: { agentId: { in: others }, team: { members: { some: { agentId } } } },
+      select: { teamId: true, agent: { select: { name: true } } },
+      orderBy: { teamId: "asc" },
+    });
+    const teams = new Map<string, string[]>();
+    for (const r of rows) teams.set(r.teamId, [...(teams.get(r.teamId) ?? []), r.agent.name]);
+    return [...teams].map(([teamId, members]) => ({ teamId, members: members.sort() }));
+  }
+
   async isMember(agentId: string, teamId: string): Promise<boolean> {
     return (await this.db.reader.teamMember.count({ where: { agentId, teamId } })) > 0;
   }
@@ -156,10 +172,10 @@ export class TeamService {
     const { role: memberRole } = parseInput(z.object({ role }), { role: newRole });
     return this.journal.write(async ({ tx, append }) => {
       await this.requireLead(tx, viewer, teamId);
-      const member = await this.requireMember(tx, teamId, agentId);
+      const { agent, ...member } = await this.requireMember(tx, teamId, agentId);
       if (member.role === memberRole) return member;
       const updated = await tx.teamMember.update({ where: { teamId_agentId: { teamId, agentId } }, data: { role: memberRole } });
-      await append({ teamId, actorId: viewer.id, kind: "team.member_role_changed", subjectType: "Agent", subjectId: agentId, payload: { from: member.role, role: memberRole } });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_role_changed", subjectType: "Agent", subjectId: agentId, payload: { agentName: agent.name, from: member.role, role: memberRole } });
       return updated;
     });
   }
@@ -167,10 +183,10 @@ export class TeamService {
   async removeMember(viewer: Viewer, teamId: string, agentId: string): Promise<Team> {
     return this.journal.write(async ({ tx, append }) => {
       const team = await this.requireLead(tx, viewer, teamId);
-      await this.requireMember(tx, teamId, agentId);
+      const member = await this.requireMember(tx, teamId, agentId);
       if (agentId === team.leadId) throw new ConflictError("the lead cannot be removed; transfer the lead first (transferTeamLead)");
       await tx.teamMember.delete({ where: { teamId_agentId: { teamId, agentId } } });
-      await append({ teamId, actorId: viewer.id, kind: "team.member_removed", subjectType: "Agent", subjectId: agentId });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_removed", subjectType: "Agent", subjectId: agentId, payload: { agentName: member.agent.name } });
       return team;
     });
   }
@@ -180,7 +196,7 @@ export class TeamService {
       const team = await this.requireVisible(tx, viewer, teamId);
       if (team.leadId === viewer.id) throw new ConflictError("the lead cannot leave; transfer the lead to another member first (transferTeamLead)");
       await tx.teamMember.delete({ where: { teamId_agentId: { teamId, agentId: viewer.id } } });
-      await append({ teamId, actorId: viewer.id, kind: "team.member_left", subjectType: "Agent", subjectId: viewer.id });
+      await append({ teamId, actorId: viewer.id, kind: "team.member_left", subjectType: "Agent", subjectId: viewer.id, payload: { agentName: viewer.name } });
       return team;
     });
   }
@@ -188,10 +204,10 @@ export class TeamService {
   async transferLead(viewer: Viewer, teamId: string, agentId: string): Promise<Team> {
     return this.journal.write(async ({ tx, append }) => {
       const current = await this.requireLead(tx, viewer, teamId);
-      await this.requireMember(tx, teamId, agentId);
+      const member = await this.requireMember(tx, teamId, agentId);
       if (agentId === viewer.id) return current;
       const team = await tx.team.update({ where: { id: teamId }, data: { leadId: agentId } });
-      await append({ teamId, actorId: viewer.id, kind: "team.lead_transferred", subjectType: "Agent", subjectId: agentId, payload: { from: viewer.id } });
+      await append({ teamId, actorId: viewer.id, kind: "team.lead_transferred", subjectType: "Agent", subjectId: agentId, payload: { agentName: member.agent.name, from: viewer.name, fromId: viewer.id } });
       return team;
     });
   }
@@ -272,8 +288,8 @@ export class TeamService {
     return team;
   }
 
-  private async requireMember(tx: Tx, teamId: string, agentId: string): Promise<TeamMember> {
-    const member = await tx.teamMember.findUnique({ where: { teamId_agentId: { teamId, agentId } } });
+  private async requireMember(tx: Tx, teamId: string, agentId: string): Promise<TeamMember & { agent: { name: string } }> {
+    const member = await tx.teamMember.findUnique({ where: { teamId_agentId: { teamId, agentId } }, include: { agent: { select: { name: true } } } });
     if (!member) throw new NotFoundError("team member");
     return member;
   }
