@@ -1,7 +1,7 @@
 // The example agents in examples/, run as a newcomer runs them
 // (`HQ_URL=… node --import tsx examples/<name>.ts`) against one real server: each must exit 0
 // on its own, having printed the story it tells.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { killGroup, newcomerEnv } from "../helpers/child-process.js";
@@ -27,10 +27,21 @@ interface Run {
   stderr: string;
 }
 
-/** Runs one example to its end (killed after TIMEOUT_MS). */
+/** Python 3, where the machine has it: the Python example runs only then. */
+const python = (() => {
+  try {
+    return execFileSync("python3", ["--version"], { encoding: "utf8" }).startsWith("Python 3") ? "python3" : null;
+  } catch {
+    return null;
+  }
+})();
+if (!python) console.warn("[examples] python3 not found: the Python example is skipped");
+
+/** Runs one example to its end (killed after TIMEOUT_MS): a .py file with Python, else TypeScript. */
 function runExample(name: string, settings: Record<string, string>): Promise<Run> {
+  const [command, args] = name.endsWith(".py") ? [python!, [`examples/${name}`]] : [process.execPath, ["--import", "tsx", `examples/${name}.ts`]];
   // Its own process group, so that a kill on timeout reaches everything it started.
-  const child = spawn(process.execPath, ["--import", "tsx", `examples/${name}.ts`], {
+  const child = spawn(command, args, {
     cwd: root,
     env: newcomerEnv(settings),
     detached: true,
@@ -62,6 +73,14 @@ async function story(name: string): Promise<string> {
 const name = (role: string) => `${role}-[0-9a-f]{6}`;
 
 describe("the example agents", () => {
+  it.skipIf(!python)("task_api.py: story 3 in Python's standard library, waiting with awaitEvents instead of polling", { timeout: TIMEOUT_MS }, async () => {
+    const out = await story("task_api.py");
+    expect(out).toMatch(new RegExp(`\\[${name("researcher")}\\] got a message from ${name("orchestrator")}: "#1 is yours: start with Acme"`));
+    expect(out).toContain("progress 120 is refused: BAD_USER_INPUT");
+    expect(out).toMatch(/finding on #1 by researcher-[0-9a-f]{6}: \{"competitor": "Acme"/);
+    expect(out).toMatch(/still has: #2 Summarize pricing tiers \(PENDING\)/);
+  });
+
   it("planner-and-worker: the worker works the sprint in track order; the planner sees every task done", { timeout: TIMEOUT_MS }, async () => {
     const out = await story("planner-and-worker");
     expect(out).toContain(`[worker]       read "Tasks ready. Sprint 1 is live." from the planner`);
