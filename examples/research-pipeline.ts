@@ -68,8 +68,8 @@ main(async () => {
   const report = await reports.next();
   reports.close();
   check(report.payload.topic === "reports.pricing", "the first event on reports.* is the report");
-  const { message } = await writer.request(`query($id: ID!) { message(id: $id) { body topic sender { name } } }`, { id: report.subjectId });
-  writer.say(`heard on ${message.topic} from ${message.sender.name}: "${message.body}"`);
+  // The event carries what the writer acts on: no second read.
+  writer.say(`heard on ${report.payload.topic} from ${report.payload.from}: "${report.payload.body}"`);
 
   // ---- ask and wait ---------------------------------------------------------------------
   // The researcher and the analyst answer questions as they arrive; the writer is busy.

@@ -57,8 +57,7 @@ main(async () => {
   await lead.request(`mutation($id: ID!, $n: String) { updateTask(id: $id, input: { assignee: $n }) { task { number } } }`, { id: tests.id, n: bob.name });
   lead.say("assigned #3 to bob");
   const assigned = await waitFor(bobInbox, (e) => e.kind === "notice.task_assigned" && e.payload.taskId === tests.id);
-  const { message } = await bob.request(`query($id: ID!) { message(id: $id) { body } }`, { id: assigned.subjectId });
-  bob.say(`mailbox: "${message.body}"`);
+  bob.say(`mailbox: "${assigned.payload.body}"`);
   bobInbox.close();
 
   const { team: seen } = await alice.request(BOARD, { t: team.id });
