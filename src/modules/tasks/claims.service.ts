@@ -13,7 +13,7 @@ import type { JournalService } from "../journal/journal.service.js";
 import type { TeamService } from "../teams/teams.service.js";
 import { takeableBy } from "./claim-picks.js";
 import { ClaimNext } from "./claim-next.js";
-import { claimEnded, expiry, HELD_STATUS, lapsed, lapsedWhere, leaseOf, LEASE_SECONDS, liveHolder } from "./lease.js";
+import { claimEnded, expiry, HELD_STATUS, lapsed, lapsedWhere, leaseOf, LEASE_SECONDS, liveHolder, takenBack } from "./lease.js";
 import { readinessOfRow, readinessSelect, readyEvents, readyFormSql } from "./readiness.js";
 import { claimEvents, taskEvent } from "./task-events.js";
 import { visibleInTx, type TaskService } from "./tasks.service.js";
@@ -51,7 +51,7 @@ export class ClaimService {
   constructor(
     private readonly db: Database,
     private readonly journal: JournalService,
-    teams: TeamService,
+    private readonly teams: TeamService,
     private readonly tasks: TaskService,
     private readonly agents: AgentService,
   ) {
@@ -116,6 +116,23 @@ export class ClaimService {
       const released = await this.tasks.conditionalUpdate(w.tx, task, { status: "pending", ...claimEnded(task) });
       await this.tasks.record(w, [taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await readyEvents(w.tx, viewer.id, [taskId]))], [viewer]);
       return released;
+    });
+  }
+
+  /**
+   * The team's lead takes back a live claim held by an agent that went silent: the task is
+   * ready again, the holder is told (notice.lease_lost, taken_back) and its writes with the
+   * old claim token are refused; the journal names the lead.
+   */
+  async takeBack(viewer: Viewer, taskId: string): Promise<Task> {
+    return this.journal.write(async (w) => {
+      const task = await visibleInTx(w.tx, viewer, taskId);
+      await this.teams.requireLead(w.tx, viewer, task.teamId);
+      if (!liveHolder(task)) throw new ConflictError(`task #${task.number} has no live claim to take back`);
+      const { data, changes } = takenBack(task, viewer);
+      const back = await this.tasks.conditionalUpdate(w.tx, task, data);
+      await this.tasks.record(w, [...changes, ...(await readyEvents(w.tx, viewer.id, [taskId]))], [viewer]);
+      return back;
     });
   }
 

@@ -77,3 +77,14 @@ export function expiry(task: Task): { data: ReturnType<typeof claimEnded> & { st
   const event = taskEvent(null, back, "task.lease_expired", { holderId: task.holderId, token: task.claimEpoch, expiredAt: task.leaseExpiresAt!.toISOString() });
   return { data, back, changes: [event, leaseLost(null, task.holderId!, back, "expired")] };
 }
+
+/**
+ * What a team's lead taking back a live claim writes (its holder went silent): the task is
+ * pending and free again, the team's row names the lead, and the holder is told.
+ */
+export function takenBack(task: Task, lead: { id: string; name: string }): { data: ReturnType<typeof claimEnded> & { status: TaskStatus }; changes: Change[] } {
+  const data = { status: "pending" as TaskStatus, ...claimEnded(task) };
+  const back = { ...task, ...data };
+  const event = taskEvent(lead.id, back, "task.claim_taken_back", { holderId: task.holderId, token: task.claimEpoch });
+  return { data, changes: [event, leaseLost(lead, task.holderId!, back, "taken_back")] };
+}

@@ -336,6 +336,13 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), leaseSeconds: t.arg.int(), claimToken: t.arg.int() },
     resolve: (_root, { id, leaseSeconds, claimToken }, ctx) => ctx.services.claims.renew(requireViewer(ctx), id, { leaseSeconds, claimToken }),
   }),
+  takeBackClaim: t.prismaField({
+    type: "Task",
+    description:
+      "The team's lead takes back a live claim (its holder went silent): the task is ready again, the holder is told (notice.lease_lost, reason taken_back) and its old claim token stops working; the journal names the lead (task.claim_taken_back).",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => rowForSelection(query, await ctx.services.claims.takeBack(requireViewer(ctx), id), ctx.reader.task),
+  }),
   releaseTask: t.prismaField({
     type: "Task",
     description: "Gives your claim back; the task is ready for others again.",

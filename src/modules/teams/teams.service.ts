@@ -282,7 +282,8 @@ export class TeamService {
     return team;
   }
 
-  private async requireLead(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
+  /** The team, read in a write transaction; FORBIDDEN unless the viewer is its lead. */
+  async requireLead(tx: Tx, viewer: Viewer, teamId: string): Promise<Team> {
     const team = await this.requireVisible(tx, viewer, teamId);
     if (team.leadId !== viewer.id) throw new ForbiddenError("only the team's lead may do this");
     return team;
