@@ -45,7 +45,7 @@ export const teamArg = z.string().optional().describe("Default: your only team."
 export const taskRef = z.union([z.number(), z.string()], { error: "a task number (3 or \"#3\") or a task ID" });
 export const taskArg = taskRef.describe('Board number (3 or "#3") or task ID.');
 export const claimTokenArg = z.number().optional().describe("The claim token from claim_task/claim_next.");
-export const idempotencyKeyArg = z.string().optional().describe("Makes a retry safe: a repeat with this key within 24 h writes nothing and answers the first result.");
+export const idempotencyKeyArg = z.string().optional().describe("Retry-safe key: a repeat within 24 h writes nothing and answers the first result.");
 export const leaseArg = z.number().optional().describe("Lease in seconds (5–86400, default 300).");
 export const limitArg = (fallback: number, max: number) => z.number().optional().describe(`How many (default ${fallback}, at most ${max}).`);
 /** A JSON object whose shape is the caller's own (a message's payload, a task's metadata). */

@@ -387,6 +387,61 @@ describe("MCP endpoint", () => {
     expect(answered.data).toEqual({ questionId: asked.id, replies: [{ id: expect.any(String), from: "answerer", body: "Gold." }], timedOut: false, unanswered: [] });
   });
 
+  it("pages the inbox with a cursor, tells notices apart from messages, and keeps IDs and times out of the text unless verbose", async () => {
+    const lead = await connect(await registerAgent(server, "inbox-lead"));
+    const workerAgent = await registerAgent(server, "inbox-worker");
+    const worker = await connect(workerAgent);
+    await ok(lead, "create_team", { name: "inbox" });
+    await ok(lead, "add_team_member", { agent: "inbox-worker", role: "worker" });
+    // 14 notices (a task assigned), then 10 direct messages.
+    for (let i = 1; i <= 14; i++) await ok(lead, "create_task", { title: `Chore ${i}`, assignee: "inbox-worker" });
+    const bodies = Array.from({ length: 10 }, (_, i) => `Message ${i + 1}: the findings of batch ${i + 1} are in context under results.`);
+    for (const body of bodies) await ok(lead, "send_message", { to: "inbox-worker", body });
+
+    // Oldest first, 20 a page: the notices fill most of it, and the answer says where the rest is.
+    const first = await okData(worker, "get_messages");
+    expect(first.data.messages).toHaveLength(20);
+    expect(first.data.unread).toBe(24);
+    expect(first.data.cursor).toBe(first.data.messages[19].id);
+    expect(first.text.split("\n").at(-1)).toBe(`24 unread; more after this page: get_messages after "${first.data.cursor}".`);
+    const rest = await okData(worker, "get_messages", { after: first.data.cursor });
+    expect(rest.data.messages.map((m: { body: string }) => m.body)).toEqual(bodies.slice(6));
+    expect(rest.data.cursor).toBeUndefined();
+
+    // Messages apart from notices: all ten, in one page whose lines are the bodies and who sent them.
+    const messages = await okData(worker, "get_messages", { kind: "messages" });
+    expect(messages.data.messages.map((m: { body: string }) => m.body)).toEqual(bodies);
+    expect(messages.data.unread).toBe(10);
+    expect(messages.text.split("\n")).toEqual([...bodies.map((b) => `inbox-lead: ${b}`), "10 unread."]);
+    expect(messages.text.length).toBeLessThan(bodies.join("").length + 10 * 15 + 20);
+    const notices = await okData(worker, "get_messages", { kind: "notices", limit: 100 });
+    expect(notices.data.messages).toHaveLength(14);
+    expect(notices.data.messages.every((m: { kind: string; from?: string }) => m.kind === "notice" && m.from === undefined)).toBe(true);
+    expect(notices.text.split("\n")[0]).toBe('notice from inbox: Task #1 "Chore 1" is assigned to you.');
+
+    // Pages of 8 through all 24: each once, in order, the last without a cursor.
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await okData(worker, "get_messages", { limit: 8, ...(after ? { after } : {}) });
+      seen.push(...page.data.messages.map((m: { id: string }) => m.id));
+      after = page.data.cursor;
+    } while (after);
+    expect(seen).toHaveLength(24);
+    expect(new Set(seen).size).toBe(24);
+    expect(seen).toEqual([...seen].sort());
+
+    // verbose adds each line's ID and time; the structured content has them either way.
+    const verbose = await okData(worker, "get_messages", { kind: "messages", limit: 1, verbose: true });
+    const [m] = verbose.data.messages;
+    expect(verbose.text.split("\n")[0]).toBe(`[${m.id}] ${m.createdAt} inbox-lead: ${bodies[0]}`);
+    expect(messages.text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-|\d{4}-\d\d-\d\dT/);
+
+    // The cursor marks read up to it, as any message ID does.
+    expect((await okData(worker, "mark_read", { up_to: first.data.cursor })).data).toEqual({ marked: 20 });
+    expect((await okData(worker, "get_messages")).data.messages.map((x: { body: string }) => x.body)).toEqual(bodies.slice(6));
+  });
+
   it("answers bad input with BAD_USER_INPUT naming the field", async () => {
     const agent = await connect(await registerAgent(server, "careless"));
     await ok(agent, "create_team", { name: "inputs" });

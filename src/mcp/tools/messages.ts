@@ -11,12 +11,12 @@ const INBOX_MAX = 100;
 /** What an agent may say it wants; "notice" is the server's own. */
 const SENDER_INTENTS = INTENTS.filter((i) => i !== "notice");
 
-const recipients = z.union([z.string(), z.array(z.string())], { error: "an agent name or a list of names" }).describe("An agent name, or a list of names, sharing a team with you.");
+const recipients = z.union([z.string(), z.array(z.string())], { error: "an agent name or a list of names" }).describe("An agent name or a list of names.");
 const content = {
   body: z.string().describe("The text (1–20,000 characters)."),
   intent: z.enum(SENDER_INTENTS).optional().describe("What you want (default inform)."),
   priority: z.enum(MESSAGE_PRIORITIES).optional().describe("Default normal."),
-  payload: jsonObject.optional().describe("Structured data beside the body (a JSON object, at most 64 KB)."),
+  payload: jsonObject.optional().describe("A JSON object beside the body (at most 64 KB)."),
 };
 const names = (to: string | string[]) => (Array.isArray(to) ? to : [to]);
 
@@ -171,7 +171,7 @@ export const messageTools = [
 
   tool({
     name: "mark_read",
-    description: "Marks messages of your inbox read: these IDs, or everything up to and including up_to (a message ID); with neither, everything.",
+    description: "Marks inbox messages read: these IDs, or up_to and everything before it; with neither, everything.",
     input: z.strictObject({
       ids: z.array(z.string()).optional().describe("Message IDs."),
       up_to: z.string().optional().describe("A message ID (or a get_messages cursor): it and every earlier message."),

@@ -147,7 +147,7 @@ export const taskTools = [
   tool({
     name: "list_tasks",
     description:
-      "Lists a team's tasks, one line each: #number [status] title (assignee) and whether it can be claimed now or why not (blocked by #2, claimed by bob until …).",
+      "Lists a team's tasks, one line each: #number [status] title (assignee), and whether it can be claimed now or why not.",
     input: z.strictObject({
       team: teamArg,
       mine: z.boolean().optional().describe("Only tasks assigned to you or with a role for you, in all your teams."),
@@ -193,7 +193,7 @@ export const taskTools = [
 
   tool({
     name: "get_task",
-    description: "One task in full: description, notes, progress, readiness, who holds its claim and the claim token, roles with their instructions, and the dashboard.",
+    description: "One task in full: description, notes, progress, readiness, its claim's holder and token, roles with instructions, dashboard.",
     input: z.strictObject({ team: teamArg, task: taskArg }),
     output: z.object({
       task: taskOut.extend({
@@ -279,7 +279,7 @@ export const taskTools = [
   tool({
     name: "claim_next",
     description:
-      "Claims the best task ready for you in a team, atomically: highest priority first, then the oldest. Only tasks unassigned, assigned to you, or with a role for you. Says so when nothing is ready.",
+      "Claims the best ready task for you, atomically: highest priority, then oldest, among those unassigned, assigned to you, or with a role for you. Says so when nothing is ready.",
     input: z.strictObject({
       team: teamArg,
       role: z.string().optional().describe("Only tasks where you have this role."),
