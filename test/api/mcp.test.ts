@@ -181,6 +181,11 @@ describe("MCP endpoint", () => {
     const { teams } = await plannerAgent.ok(`{ teams { edges { node { board } } } }`);
     expect(teams.edges[0].node.board).toBe(board);
     expect(await ok(worker, "release_claim", { task: 2 })).toBe('Released #2 "Implement the API endpoints": it is pending and claimable again.');
+    // An empty assignee unassigns (a schema without null, which not every client can send).
+    await ok(planner, "update_task", { task: 2, assignee: "story-worker" });
+    expect((await okData(planner, "get_task", { task: 2 })).data.task.assignee).toBe("story-worker");
+    await ok(planner, "update_task", { task: 2, assignee: "" });
+    expect((await okData(planner, "get_task", { task: 2 })).data.task.assignee).toBeUndefined();
   });
 
   it("refuses a claim on a task someone else holds with CONFLICT", async () => {
@@ -486,8 +491,9 @@ describe("MCP endpoint", () => {
     const agent = await connect(await registerAgent(server, "librarian"));
     await ok(agent, "create_team", { name: "library" });
     await ok(agent, "create_task", { title: "Research leases" });
-    const added = await ok(agent, "add_knowledge", { title: "Leases need fencing", body: "A claim without a fencing token lets a paused holder overwrite newer work.", tags: ["Claims", "design"], task: 1 });
-    const id = /\(id ([^)]+)\)/.exec(added)![1]!;
+    const added = await okData(agent, "add_knowledge", { title: "Leases need fencing", body: "A claim without a fencing token lets a paused holder overwrite newer work.", tags: ["Claims", "design"], task: 1 });
+    const id: string = added.data.entry.id;
+    expect(added.text).toBe(`Added "Leases need fencing" to the knowledge of library (id ${id}).`);
     await ok(agent, "add_knowledge", { title: "Unrelated", body: "Something else entirely." });
 
     const found = await ok(agent, "search_knowledge", { text: "fencing tokens" });
@@ -499,6 +505,9 @@ describe("MCP endpoint", () => {
     expect(await ok(agent, "recent_knowledge", { tags: ["claims"] })).toContain("Leases need fencing");
     expect((await fails(agent, "recent_knowledge", { since: "yesterday" })).text).toMatch(/^BAD_USER_INPUT: since: /);
     expect(await ok(agent, "get_knowledge", { id })).toMatch(/^Leases need fencing #claims #design, by librarian at .+\nA claim without/);
+    const { data } = await okData(agent, "get_knowledge", { id });
+    expect(data.entry).toEqual({ id, title: "Leases need fencing", tags: ["claims", "design"], author: "librarian", createdAt: expect.any(String), body: "A claim without a fencing token lets a paused holder overwrite newer work.", taskId: expect.any(String) });
+    expect((await okData(agent, "search_knowledge", { text: "fencing" })).data.entries).toEqual([{ ...data.entry, body: undefined, taskId: undefined, excerpt: data.entry.body }].map(({ body: _b, taskId: _t, ...e }) => e));
   });
 });
 
