@@ -222,13 +222,8 @@ function outputSchema(tool: Tool): Record<string, unknown> {
   return { type, anyOf: [answer, ERROR_CONTENT] };
 }
 
-const ERROR_CONTENT = {
-  properties: {
-    code: { type: "string", description: "On an error (isError): the code GraphQL puts in extensions.code." },
-    message: { type: "string", description: "On an error: what went wrong and what to do." },
-  },
-  required: ["code", "message"],
-};
+/** An error's structured content: the code GraphQL puts in extensions.code, the message, and its details. */
+const ERROR_CONTENT = { properties: { code: { type: "string" }, message: { type: "string" } }, required: ["code", "message"] };
 
 /** Rewrites, in place and through every subschema, what zod writes in a less portable way. */
 function portable(node: Record<string, unknown>): Record<string, unknown> {
