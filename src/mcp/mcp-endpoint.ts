@@ -80,7 +80,8 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
   const sets = new Map(
     TOOL_SETS.map((set) => {
       const tools = TOOLS.filter((t) => set === "lead" || t.worker);
-      return [set, { byName: new Map(tools.map((t) => [t.name, t])), listed: { tools: tools.map(describe) } satisfies ListToolsResult }];
+      // The list is built on first use, as the SDK is loaded: not at every start.
+      return [set, { tools, byName: new Map(tools.map((t) => [t.name, t])), listed: undefined as ListToolsResult | undefined }];
     }),
   );
 
@@ -127,7 +128,8 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
 
       const [{ Server }, { StreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await (sdk ??= importSdk());
       const server = new Server({ name: "agent-hq", version: "0.1.0" }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-      server.setRequestHandler(ListToolsRequestSchema, () => sets.get(set)!.listed);
+      const chosen = sets.get(set)!;
+      server.setRequestHandler(ListToolsRequestSchema, () => (chosen.listed ??= { tools: chosen.tools.map(describe) }));
       server.setRequestHandler(CallToolRequestSchema, (request) => call(viewer, set, request.params.name, request.params.arguments, requestId));
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: LIMITS.bodyBytes });
       res.once("close", () => {
