@@ -3,6 +3,8 @@
 // Stateless: every POST gets its own server and transport, so any instance can answer
 // any request, as for GraphQL. Tool input is parsed here, so a malformed call is
 // BAD_USER_INPUT like any refusal; errors carry the codes GraphQL puts in extensions.code.
+// A success carries structuredContent checked against the tool's outputSchema here, as the
+// SDK's McpServer would check it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -31,9 +33,18 @@ export const TOOL_CALL_COST = 5;
 
 export const TOOLS: Tool[] = [...eventTools, ...teamTools, ...taskTools, ...messageTools, ...contextTools, ...knowledgeTools];
 
+/**
+ * The tool sets a client picks with `/mcp?tools=<set>` (or the header `x-agent-hq-tools`), so
+ * an agent's model reads only the tools its job uses. "lead", the default, is every tool;
+ * "worker" is the tools marked `worker`: take and do tasks, messages, context, waiting.
+ */
+export const TOOL_SETS = ["lead", "worker"] as const;
+export type ToolSet = (typeof TOOL_SETS)[number];
+export const TOOL_SET_HEADER = "x-agent-hq-tools";
+
 const INSTRUCTIONS = `agent-hq is the headquarters your team of agents shares: a task board, messages, shared context and knowledge.
-Start with whoami. Tasks are named by their #number on a team's board; "team" may be left out when you belong to one team.
-To work on a task: claim_task or claim_next (you get a claim token), write progress with dashboard_append, finish with update_task status completed, passing claim_token each time.
+Start with whoami. Tasks are named by their #number on a team's board. "team" (a name or ID) may be left out when you belong to one team.
+To work on a task: claim_task or claim_next (you get a claim token), write progress with dashboard_append, finish with update_task status completed, passing claim_token each time: a write is refused (CONFLICT) once your claim was lost or taken again, so renew_claim before the lease runs out.
 Errors start with a code: CONFLICT (someone else holds it, or a stale version), NOT_FOUND, FORBIDDEN, BAD_USER_INPUT, RATE_LIMITED.`;
 
 export interface McpDeps {
@@ -68,13 +79,18 @@ let sdk: ReturnType<typeof importSdk> | undefined;
 
 export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { services, logger } = deps;
-  let listed: ListToolsResult | undefined;
-  const byName = new Map(TOOLS.map((t) => [t.name, t]));
+  const sets = new Map(
+    TOOL_SETS.map((set) => {
+      const tools = TOOLS.filter((t) => set === "lead" || t.worker);
+      // The list is built on first use, as the SDK is loaded: not at every start.
+      return [set, { tools, byName: new Map(tools.map((t) => [t.name, t])), listed: undefined as ListToolsResult | undefined }];
+    }),
+  );
 
-  async function call(viewer: Viewer, name: string, args: unknown, requestId: string): Promise<CallToolResult> {
+  async function call(viewer: Viewer, set: ToolSet, name: string, args: unknown, requestId: string): Promise<CallToolResult> {
     try {
-      const tool = byName.get(name);
-      if (!tool) throw new NotFoundError(`no tool named "${name}"; tools/list names them.`);
+      const tool = sets.get(set)!.byName.get(name);
+      if (!tool) throw new NotFoundError(`no tool named "${name}"${set === "lead" ? "" : ` in the ${set} tool set (/mcp without ?tools= has every tool)`}; tools/list names them.`);
       const wait = await deps.rateLimiter.take(`agent:${viewer.id}`, TOOL_CALL_COST);
       if (wait) throw new RateLimitedError(wait, `rate limit exceeded for agent ${viewer.name}`);
       // Text that cannot be stored as sent (NUL, a lone surrogate); GraphQL refuses it at its edge too.
@@ -82,7 +98,10 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
       if (badText) throw badText;
       const input = parseArguments(tool, args ?? {});
       const ctx: ToolContext = { services, viewer };
-      return { content: [{ type: "text", text: await tool.run(ctx, input) }] };
+      const answer = await tool.run(ctx, input);
+      const data = tool.output.safeParse(answer.data);
+      if (!data.success) throw new Error(`tool ${name} answered outside its output schema: ${data.error.message}`);
+      return { content: [{ type: "text", text: answer.text }], structuredContent: data.data };
     } catch (error) {
       const known = error instanceof AppError ? error : unavailableFrom(error);
       if (known) return failure(known.code, known.message, known.details);
@@ -95,6 +114,8 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
     const requestId = String(res.getHeader("x-request-id") ?? "");
     if (!allowOrigin(req, res, deps.allowedOrigins)) return;
     try {
+      const set = toolSetOf(req);
+      if (!set) return refuse(res, 400, "BAD_USER_INPUT", `unknown tool set; ask for one of ${TOOL_SETS.join(", ")} (?tools= or ${TOOL_SET_HEADER}), or none for every tool`);
       const token = bearerToken(req.headers.authorization);
       const viewer = token === null ? null : await deps.authenticate(token);
       if (!viewer) {
@@ -109,8 +130,9 @@ export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: Ser
 
       const [{ Server }, { StreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await (sdk ??= importSdk());
       const server = new Server({ name: "agent-hq", version: "0.1.0" }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-      server.setRequestHandler(ListToolsRequestSchema, () => (listed ??= { tools: TOOLS.map(describe) }));
-      server.setRequestHandler(CallToolRequestSchema, (request) => call(viewer, request.params.name, request.params.arguments, requestId));
+      const chosen = sets.get(set)!;
+      server.setRequestHandler(ListToolsRequestSchema, () => (chosen.listed ??= { tools: chosen.tools.map(describe) }));
+      server.setRequestHandler(CallToolRequestSchema, (request) => call(viewer, set, request.params.name, request.params.arguments, requestId));
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: LIMITS.bodyBytes });
       res.once("close", () => {
         void transport.close();
@@ -155,6 +177,14 @@ function allowOrigin(req: IncomingMessage, res: ServerResponse, allowed: readonl
   return false;
 }
 
+/** The tool set a request asks for: the query's `tools`, else the header; "lead" when neither; null when unknown. */
+function toolSetOf(req: IncomingMessage): ToolSet | null {
+  const query = req.url?.includes("?") ? new URLSearchParams(req.url.slice(req.url.indexOf("?") + 1)).get("tools") : null;
+  const header = req.headers[TOOL_SET_HEADER];
+  const asked = query ?? (typeof header === "string" ? header : undefined) ?? "lead";
+  return TOOL_SETS.find((s) => s === asked.trim().toLowerCase()) ?? null;
+}
+
 /** A tool's arguments, parsed; the first problem is BAD_USER_INPUT naming the argument. */
 function parseArguments(tool: Tool, args: unknown): z.output<Tool["input"]> {
   const result = tool.input.safeParse(args, { error: (issue) => (issue.input === undefined ? "is required" : undefined) });
@@ -163,22 +193,70 @@ function parseArguments(tool: Tool, args: unknown): z.output<Tool["input"]> {
   throw new BadInputError(issue.path.join(".") || "arguments", issue.message);
 }
 
-/** A tool's entry in tools/list: its input schema as JSON Schema, without noise a model would read. */
+/** A tool's entry in tools/list: its input and output schemas as portable JSON Schema. */
 function describe(tool: Tool): ListToolsResult["tools"][number] {
-  const { $schema: _, ...inputSchema } = z.toJSONSchema(tool.input, {
-    io: "input",
-    override: ({ jsonSchema }) => {
-      // Records carry `propertyNames: { type: "string" }`, which every JSON object satisfies.
-      if ((jsonSchema.propertyNames as { type?: string } | undefined)?.type === "string") delete jsonSchema.propertyNames;
-    },
-  });
   return {
     name: tool.name,
     description: tool.description,
-    inputSchema: inputSchema as ListToolsResult["tools"][number]["inputSchema"],
+    inputSchema: jsonSchema(tool.input, "input") as ListToolsResult["tools"][number]["inputSchema"],
+    outputSchema: outputSchema(tool) as ListToolsResult["tools"][number]["outputSchema"],
     annotations: tool.readOnly ? { readOnlyHint: true } : { readOnlyHint: false, destructiveHint: false },
   };
 }
+
+/**
+ * A schema as JSON Schema every client can map, whatever dialect it translates tool schemas
+ * into (Gemini's OpenAPI subset has no type arrays; some clients reject an empty schema):
+ * the rules test/api/mcp-schemas.test.ts checks, as the MCP Inspector's schema lint does.
+ */
+function jsonSchema(schema: z.ZodObject, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { io });
+  return portable(json);
+}
+
+/**
+ * The outputSchema in tools/list: the tool's answer, or the structured content of an error
+ * (`{ code, message, …details }`). The SDK's own client (1.x) checks an error's structured
+ * content against the outputSchema too (typescript-sdk issue #1943), and would throw on
+ * every refusal of a tool whose schema admits only the answer; a server cannot change the
+ * client, so the schema admits both. The root stays one object type, as clients require.
+ */
+function outputSchema(tool: Tool): Record<string, unknown> {
+  const { type, ...answer } = jsonSchema(tool.output, "output");
+  return { type, anyOf: [answer, ERROR_CONTENT] };
+}
+
+/** An error's structured content: the code GraphQL puts in extensions.code, the message, and its details. */
+const ERROR_CONTENT = { properties: { code: { type: "string" }, message: { type: "string" } }, required: ["code", "message"] };
+
+/** Rewrites, in place and through every subschema, what zod writes in a less portable way. */
+function portable(node: Record<string, unknown>): Record<string, unknown> {
+  // Records carry `propertyNames: { type: "string" }`, which every JSON object satisfies.
+  if ((node.propertyNames as { type?: string } | undefined)?.type === "string") delete node.propertyNames;
+  // A free-form object or list (payload, metadata, a context value): `true` and no `items`
+  // say "any value" in the spelling linters accept, where zod writes an empty schema.
+  if (isEmpty(node.additionalProperties)) node.additionalProperties = true;
+  if (isEmpty(node.items)) delete node.items;
+  // A union of plain types (a task's number or ID), which zod compacts into a `type` array
+  // after every override, as `anyOf` branches of one type each.
+  if (Array.isArray(node.type)) {
+    node.anyOf = node.type.map((type) => ({ type }));
+    delete node.type;
+  }
+  // z.number().int() bounds itself to safe integers: noise a model would read.
+  if (node.minimum === Number.MIN_SAFE_INTEGER) delete node.minimum;
+  if (node.maximum === Number.MAX_SAFE_INTEGER) delete node.maximum;
+  const children = [
+    ...Object.values((node.properties ?? {}) as Record<string, unknown>),
+    ...((node.anyOf ?? []) as unknown[]),
+    node.items,
+    node.additionalProperties,
+  ];
+  for (const child of children) if (typeof child === "object" && child !== null) portable(child as Record<string, unknown>);
+  return node;
+}
+
+const isEmpty = (value: unknown) => typeof value === "object" && value !== null && Object.keys(value).length === 0;
 
 /** A tool error: `CODE: message` for the model, and the code with its details for programs. */
 function failure(code: ErrorCode | "INTERNAL_SERVER_ERROR", message: string, details: Record<string, unknown> = {}): CallToolResult {

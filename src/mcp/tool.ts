@@ -1,5 +1,6 @@
 // What every MCP tool is made of: a name, a description and an input schema a model reads
-// at a glance, and a function that calls one domain service and answers in short text.
+// at a glance, an output schema for programs, and a function that calls one domain service
+// and answers twice: short text for the model, and the same answer as structured content.
 // Also the few helpers tools share: naming a team or a task the way an agent sees them,
 // and display names for the agents a result mentions.
 import { z } from "zod";
@@ -7,7 +8,6 @@ import { BadInputError, NotFoundError } from "../errors.js";
 import type { Team } from "../generated/prisma/client.js";
 import type { Viewer } from "../modules/agents/agents.service.js";
 import type { ScopeInput } from "../modules/context/context.service.js";
-import { IDEMPOTENCY_KEY_HELP } from "../modules/idempotency/idempotency.service.js";
 import type { Services } from "../services.js";
 
 export interface ToolContext {
@@ -15,31 +15,49 @@ export interface ToolContext {
   viewer: Viewer;
 }
 
-export interface Tool<S extends z.ZodObject = z.ZodObject> {
+export interface Tool<S extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;
   description: string;
   input: S;
+  /** What `structuredContent` holds on success (the tool's outputSchema), so code never parses the text. */
+  output: O;
   /** Reads only: clients may call it without asking the user. */
   readOnly?: boolean;
-  /** The text the model reads. */
-  run(ctx: ToolContext, args: z.output<S>): Promise<string>;
+  /** In the worker tool set too (every tool is in the lead set): what an agent working tasks needs. */
+  worker?: true;
+  run(ctx: ToolContext, args: z.output<S>): Promise<Answer<z.input<O>>>;
 }
 
-/** Keeps each tool's argument type tied to its own schema. */
-export const tool = <S extends z.ZodObject>(t: Tool<S>): Tool => t as unknown as Tool;
+export interface Answer<T> {
+  /** What the model reads: short, names and board numbers rather than IDs. */
+  text: string;
+  /** The same answer for programs: IDs, numbers and times in full. */
+  data: T;
+}
+
+/** Keeps each tool's argument and answer types tied to its own schemas. */
+export const tool = <S extends z.ZodObject, O extends z.ZodObject>(t: Tool<S, O>): Tool => t as unknown as Tool;
 
 // ---- argument vocabulary ------------------------------------------------------------
 
-export const teamArg = z.string().optional().describe("Team name or ID. Optional when you belong to exactly one team.");
+// Descriptions repeated on many tools are short: the server's instructions say the rest once.
+export const teamArg = z.string().optional().describe("Default: your only team.");
 export const taskRef = z.union([z.number(), z.string()], { error: "a task number (3 or \"#3\") or a task ID" });
-export const taskArg = taskRef.describe('The task: its number on the team board (3 or "#3"), or its ID.');
-export const claimTokenArg = z
-  .number()
-  .optional()
-  .describe("The claim token claim_task/claim_next gave you; the write is refused (CONFLICT) if your claim was lost or taken again.");
-export const idempotencyKeyArg = z.string().optional().describe(IDEMPOTENCY_KEY_HELP);
-export const leaseArg = z.number().optional().describe("Lease length in seconds (5 to 86400, default 300). Renew before it runs out.");
+export const taskArg = taskRef.describe('Board number (3 or "#3") or task ID.');
+export const claimTokenArg = z.number().optional().describe("The claim token from claim_task/claim_next.");
+export const idempotencyKeyArg = z.string().optional().describe("Retry-safe key: a repeat within 24 h writes nothing and answers the first result.");
+export const leaseArg = z.number().optional().describe("Lease in seconds (5–86400, default 300).");
 export const limitArg = (fallback: number, max: number) => z.number().optional().describe(`How many (default ${fallback}, at most ${max}).`);
+/** A JSON object whose shape is the caller's own (a message's payload, a task's metadata). */
+export const jsonObject = z.record(z.string(), z.unknown());
+/** Any JSON value but null: a context value. */
+export const jsonValue = z.union([z.string(), z.number(), z.boolean(), jsonObject, z.array(z.unknown())], { error: "a JSON value: string, number, boolean, object or array" });
+
+// ---- answer vocabulary --------------------------------------------------------------
+
+/** A task as answers name it. */
+export const taskOut = z.object({ id: z.string(), number: z.number(), title: z.string() });
+export const teamOut = z.object({ id: z.string(), name: z.string() });
 
 /** A `limit` argument as a row count. */
 export function limitOf(value: number | undefined, fallback: number, max: number): number {
@@ -90,8 +108,8 @@ export async function scopeOf(ctx: ToolContext, args: { team?: string; task?: z.
 
 export const scopeArgs = {
   team: teamArg,
-  task: taskRef.optional().describe("Use the context of this task (its number or ID) instead of the team's."),
-  private: z.boolean().optional().describe("Use your private context, readable only by you, instead of the team's."),
+  task: taskRef.optional().describe("A task's context (its number or ID) instead of the team's."),
+  private: z.boolean().optional().describe("Your private context instead of the team's."),
 };
 
 // ---- display --------------------------------------------------------------------------

@@ -24,6 +24,9 @@ async function connect(agent: TestAgent | { token: string }, s = server): Promis
   const transport = new StreamableHTTPClientTransport(new URL(mcpUrl(s)), { requestInit: { headers: { authorization: `Bearer ${agent.token}` } } });
   await client.connect(transport);
   clients.push(client);
+  // Listing the tools makes the SDK client check every later answer's structuredContent
+  // against the tool's outputSchema (and refuse an answer without it), as a careful client does.
+  await client.listTools();
   return client;
 }
 
@@ -43,9 +46,15 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
 
 /** A call that must succeed; returns its text. */
 async function ok(client: Client, name: string, args: Record<string, unknown> = {}): Promise<string> {
+  return (await okData(client, name, args)).text;
+}
+
+/** A call that must succeed; returns its text and its structured content. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function okData(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{ text: string; data: any }> {
   const answer = await call(client, name, args);
   if (answer.isError) throw new Error(`${name} failed: ${answer.text}`);
-  return answer.text;
+  return { text: answer.text, data: answer.structured };
 }
 
 /** A call that must fail; returns the error. */
@@ -55,7 +64,6 @@ async function fails(client: Client, name: string, args: Record<string, unknown>
   return answer;
 }
 
-const claimToken = (text: string) => Number(/Claim token: (\d+)/.exec(text)?.[1]);
 
 describe("MCP endpoint", () => {
   it("lists its tools with descriptions and JSON Schemas", async () => {
@@ -75,6 +83,7 @@ describe("MCP endpoint", () => {
     for (const tool of tools) {
       expect(tool.description?.length).toBeGreaterThan(10);
       expect(tool.inputSchema.type).toBe("object");
+      expect(tool.outputSchema?.type, tool.name).toBe("object");
     }
     const claim = tools.find((t) => t.name === "claim_task")!;
     expect(claim.inputSchema.required).toEqual(["task"]);
@@ -90,49 +99,81 @@ describe("MCP endpoint", () => {
 
     expect(await ok(planner, "create_team", { name: "sprint", role: "planner" })).toMatch(/^Created team sprint \(id .+\)\. You are its lead, with role planner\.$/);
     expect(await ok(planner, "add_team_member", { agent: "story-worker", role: "implementer" })).toBe("story-worker joined sprint as implementer.");
-    expect(await ok(planner, "create_task", { title: "Design the data schema", track: "main", assignee: "story-worker" })).toMatch(/^Created #1 "Design the data schema" in sprint .*: pending, claimable now\.$/);
+    const first = await okData(planner, "create_task", { title: "Design the data schema", track: "main", assignee: "story-worker" });
+    expect(first.text).toMatch(/^Created #1 "Design the data schema" in sprint .*: pending, claimable now\.$/);
+    expect(first.data).toEqual({
+      team: { id: expect.any(String), name: "sprint" },
+      task: { id: expect.any(String), number: 1, title: "Design the data schema", status: "pending", ready: true, readiness: "ready" },
+    });
     expect(await ok(planner, "create_task", { title: "Implement the API endpoints", track: "main", priority: "high" })).toMatch(/^Created #2 .*not ready: blocked by #1 \(track main\)\.$/);
-    expect(await ok(planner, "send_message", { to: "story-worker", body: "Tasks ready. Sprint 1 is live.", intent: "delegate", payload: { sprint: 1 } })).toMatch(/^Sent to story-worker/);
+    const sent = await okData(planner, "send_message", { to: "story-worker", body: "Tasks ready. Sprint 1 is live.", intent: "delegate", payload: { sprint: 1 } });
+    expect(sent.text).toBe(`Sent to story-worker (message id ${sent.data.messageId}).`);
 
     // The worker reads its unread inbox: the planner's message and the board's notice.
-    const whoami = await ok(worker, "whoami");
-    expect(whoami).toContain("You are story-worker");
-    expect(whoami).toContain("sprint");
-    expect(whoami).toContain("Unread messages: 2");
-    const inbox = await ok(worker, "get_messages", { unread: true });
-    expect(inbox).toContain('story-planner (delegate): Tasks ready. Sprint 1 is live.');
-    expect(inbox).toContain('payload: {"sprint":1}');
-    expect(inbox).toContain('Task #1 "Design the data schema" is assigned to you.');
+    const whoami = await okData(worker, "whoami");
+    expect(whoami.text).toContain("You are story-worker");
+    expect(whoami.text).toContain("Unread messages: 2");
+    expect(whoami.data).toEqual({ agent: { id: workerAgent.id, name: "story-worker" }, teams: [{ id: first.data.team.id, name: "sprint", role: "implementer", lead: false, members: 2 }], unread: 2 });
+    const inbox = await okData(worker, "get_messages", { unread: true });
+    expect(inbox.text).toContain('story-planner (delegate): Tasks ready. Sprint 1 is live.');
+    expect(inbox.text).toContain('payload: {"sprint":1}');
+    expect(inbox.text).toContain('Task #1 "Design the data schema" is assigned to you.');
+    expect(inbox.data.unread).toBe(2);
+    expect(inbox.data.messages).toContainEqual({
+      id: sent.data.messageId,
+      kind: "direct",
+      from: "story-planner",
+      intent: "delegate",
+      priority: "normal",
+      body: "Tasks ready. Sprint 1 is live.",
+      payload: { sprint: 1 },
+      threadId: sent.data.messageId,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      read: false,
+    });
     expect(await ok(worker, "acknowledge", { from: "story-planner" })).toBe("Marked 1 message from story-planner read.");
     expect(await ok(worker, "get_messages", { from: "story-planner" })).toBe("No unread messages.");
 
     // Lists its tasks: each says whether it is claimable now.
-    const tasks = await ok(worker, "list_tasks");
-    expect(tasks.split("\n")).toEqual([
+    const tasks = await okData(worker, "list_tasks");
+    expect(tasks.text.split("\n")).toEqual([
       "#1 [pending] Design the data schema (story-worker) · ready: claimable now",
       "#2 [pending, high] Implement the API endpoints · not ready: blocked by #1 (track main)",
     ]);
+    expect(tasks.data.more).toBe(false);
+    expect(tasks.data.tasks[1]).toEqual({ id: expect.any(String), number: 2, title: "Implement the API endpoints", team: "sprint", status: "pending", priority: "high", ready: false, readiness: "blocked by #1 (track main)" });
     expect(await ok(worker, "list_tasks", { mine: true, ready: true })).toBe("#1 [pending] Design the data schema (story-worker) · ready: claimable now");
     const refused = await fails(worker, "claim_task", { task: 2 });
     expect(refused.code).toBe("CONFLICT");
     expect(refused.text).toBe("CONFLICT: task #2 is not ready: blocked by #1 (track main)");
 
     // Claims the first, works on its dashboard, finishes it.
-    const claimed = await ok(worker, "claim_task", { task: "#1", lease_seconds: 600 });
-    expect(claimed).toMatch(/^Claimed #1 "Design the data schema" until .+\. Claim token: \d+/);
-    const token = claimToken(claimed);
+    // The claim token is a field of the answer: no code parses it out of the text.
+    const claimed = await okData(worker, "claim_task", { task: "#1", lease_seconds: 600 });
+    const token: number = claimed.data.claimToken;
+    expect(claimed.text).toMatch(new RegExp(`^Claimed #1 "Design the data schema" until .+\\. Claim token: ${token} `));
+    expect(claimed.data).toEqual({ task: { id: first.data.task.id, number: 1, title: "Design the data schema" }, claimToken: expect.any(Number), expiresAt: expect.any(String) });
+    expect(Date.parse(claimed.data.expiresAt) - Date.now()).toBeGreaterThan(500_000);
     expect(await ok(worker, "dashboard_write", { task: 1, text: "Starting", claim_token: token })).toBe("Wrote the dashboard of #1 (8 characters).");
-    expect(await ok(worker, "dashboard_append", { task: 1, text: "Tables drafted", claim_token: token })).toBe("Appended to the dashboard of #1 (now 23 characters).");
-    const detail = await ok(planner, "get_task", { task: 1 });
-    expect(detail).toContain("readiness: claimed by story-worker until");
-    expect(detail).toContain("dashboard:\nStarting\nTables drafted");
-    expect(await ok(worker, "renew_claim", { task: 1, claim_token: token })).toMatch(/^Renewed #1 .* Claim token: /);
-    expect(await ok(worker, "update_task", { task: 1, status: "completed", progress: 100, claim_token: token })).toBe('#1 "Design the data schema" is completed, progress 100%.');
+    const appended = await okData(worker, "dashboard_append", { task: 1, text: "Tables drafted", claim_token: token });
+    expect(appended.text).toBe("Appended to the dashboard of #1 (now 23 characters).");
+    expect(appended.data).toEqual({ task: claimed.data.task, length: 23 });
+    const detail = await okData(planner, "get_task", { task: 1 });
+    expect(detail.text).toContain("readiness: claimed by story-worker until");
+    expect(detail.text).toContain("dashboard:\nStarting\nTables drafted");
+    expect(detail.data.task).toMatchObject({ number: 1, status: "in_progress", holder: "story-worker", claimToken: token, leaseExpiresAt: claimed.data.expiresAt, dashboard: "Starting\nTables drafted", ready: false });
+    expect((await okData(worker, "renew_claim", { task: 1, claim_token: token })).data.claimToken).toBe(token);
+    const done = await okData(worker, "update_task", { task: 1, status: "completed", progress: 100, claim_token: token });
+    expect(done.text).toBe('#1 "Design the data schema" is completed, progress 100%.');
+    expect(done.data).toEqual({ task: { ...claimed.data.task, status: "completed", progress: 100 } });
 
     // The second is ready now, and claim_next takes it.
-    const next = await ok(worker, "claim_next");
-    expect(next).toMatch(/^Claimed #2 "Implement the API endpoints" until /);
-    expect(await ok(worker, "claim_next")).toBe("Nothing in sprint is ready for you to claim now (list_tasks says why).");
+    const next = await okData(worker, "claim_next");
+    expect(next.text).toMatch(/^Claimed #2 "Implement the API endpoints" until /);
+    expect(next.data).toMatchObject({ claimed: true, task: { number: 2 }, claimToken: expect.any(Number) });
+    const nothing = await okData(worker, "claim_next");
+    expect(nothing.text).toBe("Nothing in sprint is ready for you to claim now (list_tasks says why).");
+    expect(nothing.data).toEqual({ claimed: false });
     const board = await ok(planner, "board");
     expect(board).toBe("#1 [completed] Design the data schema (story-worker)\n#2 [in_progress] Implement the API endpoints (story-worker)");
 
@@ -140,6 +181,11 @@ describe("MCP endpoint", () => {
     const { teams } = await plannerAgent.ok(`{ teams { edges { node { board } } } }`);
     expect(teams.edges[0].node.board).toBe(board);
     expect(await ok(worker, "release_claim", { task: 2 })).toBe('Released #2 "Implement the API endpoints": it is pending and claimable again.');
+    // An empty assignee unassigns (a schema without null, which not every client can send).
+    await ok(planner, "update_task", { task: 2, assignee: "story-worker" });
+    expect((await okData(planner, "get_task", { task: 2 })).data.task.assignee).toBe("story-worker");
+    await ok(planner, "update_task", { task: 2, assignee: "" });
+    expect((await okData(planner, "get_task", { task: 2 })).data.task.assignee).toBeUndefined();
   });
 
   it("refuses a claim on a task someone else holds with CONFLICT", async () => {
@@ -148,7 +194,7 @@ describe("MCP endpoint", () => {
     await ok(lead, "create_team", { name: "claims" });
     await ok(lead, "add_team_member", { agent: "claim-rival", role: "worker" });
     await ok(lead, "create_task", { title: "Contested" });
-    const claimed = await ok(lead, "claim_task", { task: 1 });
+    const claimed = await okData(lead, "claim_task", { task: 1 });
 
     const refused = await fails(rival, "claim_task", { task: 1 });
     expect(refused.code).toBe("CONFLICT");
@@ -159,7 +205,7 @@ describe("MCP endpoint", () => {
     expect(write.text).toMatch(/^CONFLICT: task #1 is claimed by claim-lead until .*; only the holder may change it$/);
     expect(write.structured).toMatchObject({ holder: "claim-lead" });
     // A stale fencing token is refused too.
-    const stale = await fails(lead, "dashboard_append", { task: 1, text: "late", claim_token: claimToken(claimed) + 1 });
+    const stale = await fails(lead, "dashboard_append", { task: 1, text: "late", claim_token: claimed.data.claimToken + 1 });
     expect(stale.code).toBe("CONFLICT");
   });
 
@@ -280,10 +326,11 @@ describe("MCP endpoint", () => {
   });
 
   it("refuses remember with a stale expected version: CONFLICT with the current version", async () => {
-    const agent = await connect(await registerAgent(server, "rememberer"));
+    const rememberer = await registerAgent(server, "rememberer");
+    const agent = await connect(rememberer);
     await ok(agent, "create_team", { name: "memory" });
     expect(await ok(agent, "remember", { key: "plan", value: { step: 1 }, expected_version: 0 })).toBe('Remembered "plan" at version 1.');
-    expect(await ok(agent, "remember", { key: "plan", value: { step: 2 }, expected_version: 1 })).toBe('Remembered "plan" at version 2.');
+    expect((await okData(agent, "remember", { key: "plan", value: { step: 2 }, expected_version: 1 })).data).toEqual({ key: "plan", version: 2 });
 
     const stale = await fails(agent, "remember", { key: "plan", value: { step: 3 }, expected_version: 1 });
     expect(stale.code).toBe("CONFLICT");
@@ -291,16 +338,29 @@ describe("MCP endpoint", () => {
     expect(stale.structured).toMatchObject({ currentVersion: 2 });
     expect((await fails(agent, "remember", { key: "plan", value: 0, expected_version: 0 })).code).toBe("CONFLICT");
 
-    expect(await ok(agent, "recall", { key: "plan" })).toMatch(/^"plan" version 2 by rememberer at .+:\n\{"step":2\}$/);
+    const recalled = await okData(agent, "recall", { key: "plan" });
+    expect(recalled.text).toMatch(/^"plan" version 2 by rememberer at .+:\n\{"step":2\}$/);
+    expect(recalled.data).toEqual({ key: "plan", found: true, entry: { version: 2, author: "rememberer", at: expect.any(String), value: { step: 2 }, deleted: false } });
     expect(await ok(agent, "recall", { key: "plan", version: 1 })).toMatch(/\{"step":1\}$/);
-    expect(await ok(agent, "recall", { key: "nothing" })).toBe('"nothing" is not set.');
-    const history = (await ok(agent, "context_history", { key: "plan" })).split("\n");
-    expect(history).toHaveLength(2);
-    expect(history[0]).toMatch(/^v2 by rememberer at .+: \{"step":2\}$/);
+    const nothing = await okData(agent, "recall", { key: "nothing" });
+    expect(nothing).toEqual({ text: '"nothing" is not set.', data: { key: "nothing", found: false } });
+    const history = await okData(agent, "context_history", { key: "plan" });
+    expect(history.text.split("\n")).toHaveLength(2);
+    expect(history.text.split("\n")[0]).toMatch(/^v2 by rememberer at .+: \{"step":2\}$/);
+    expect(history.data.versions.map((v: { value: unknown }) => v.value)).toEqual([{ step: 2 }, { step: 1 }]);
     await ok(agent, "remember", { key: "plan.notes", value: "free text" });
     await ok(agent, "remember", { key: "mine", value: [1, 2], private: true });
     expect(await ok(agent, "list_context", { prefix: "plan" })).toMatch(/^plan \(v2, rememberer\): \{"step":2\}\nplan\.notes \(v1, rememberer\): "free text"$/);
-    expect(await ok(agent, "list_context", { private: true })).toBe("mine (v1, rememberer): [1,2]");
+    const mine = await okData(agent, "list_context", { private: true });
+    expect(mine.text).toBe("mine (v1, rememberer): [1,2]");
+    expect(mine.data).toEqual({ entries: [{ key: "mine", version: 1, author: "rememberer", at: expect.any(String), value: [1, 2] }] });
+    // A key deleted (over GraphQL) keeps its history: the tombstone's value is null.
+    const { teams } = await rememberer.ok(`{ teams { edges { node { id } } } }`);
+    await rememberer.ok(`mutation($t: ID!) { deleteContext(scope: { teamId: $t }, key: "plan") { version } }`, { t: teams.edges[0].node.id });
+    expect((await okData(agent, "recall", { key: "plan" })).data).toEqual({ key: "plan", found: false });
+    const tombstone = await okData(agent, "context_history", { key: "plan", limit: 1 });
+    expect(tombstone.text).toMatch(/^v3 by rememberer at .+: \(deleted\)$/);
+    expect(tombstone.data.versions).toEqual([{ version: 3, author: "rememberer", at: expect.any(String), value: null, deleted: true }]);
   });
 
   it("times out an ask cleanly, and returns the answer when it comes in time", async () => {
@@ -311,21 +371,80 @@ describe("MCP endpoint", () => {
     await ok(asker, "add_team_member", { agent: "answerer", role: "analyst" });
 
     const started = Date.now();
-    const timedOut = await ok(asker, "ask", { to: "answerer", question: "Which tier?", timeout_seconds: 1 });
+    const timedOut = await okData(asker, "ask", { to: "answerer", question: "Which tier?", timeout_seconds: 1 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(timedOut).toMatch(/^Timed out after 1 s: no answer from answerer\.\n\(question id .+\)$/);
+    expect(timedOut.text).toBe(`Timed out after 1 s: no answer from answerer.\n(question id ${timedOut.data.questionId})`);
+    expect(timedOut.data).toEqual({ questionId: expect.any(String), replies: [], timedOut: true, unanswered: ["answerer"] });
 
-    // Asked again, the answerer finds the question in its inbox and replies in its thread.
-    const asking = ok(asker, "ask", { to: ["answerer"], question: "Which tier, really?", timeout_seconds: 20 });
-    let questionId: string | undefined;
-    for (let i = 0; i < 100 && !questionId; i++) {
-      const inbox = await ok(answerer, "get_messages", { from: "asker" });
-      questionId = /\[([^\]]+)\] \S+ asker \(ask\): Which tier, really\?/.exec(inbox)?.[1];
-      if (!questionId) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(questionId).toBeDefined();
-    await ok(answerer, "send_message", { to: "asker", body: "Gold.", reply_to: questionId });
-    expect(await asking).toMatch(/^answerer answered \[.+\]: Gold\.\n\(question id .+\)$/);
+    // Asked again, the answerer finds the question in its inbox and replies in its thread:
+    // the line names what to do, with the one ID it needs.
+    const asking = okData(asker, "ask", { to: ["answerer"], question: "Which tier, really?", timeout_seconds: 20 });
+    const question = await expect
+      .poll(async () => (await okData(answerer, "get_messages", { from: "asker" })).data.messages.find((m: { body: string }) => m.body === "Which tier, really?"), { timeout: 20_000 })
+      .toBeDefined()
+      .then(async () => (await okData(answerer, "get_messages", { from: "asker" })));
+    const asked = question.data.messages.find((m: { body: string }) => m.body === "Which tier, really?");
+    expect(asked).toMatchObject({ intent: "ask", from: "asker", answerBefore: expect.any(String) });
+    expect(question.text).toMatch(new RegExp(`^asker \\(ask\\): Which tier, really\\?\n  answer within \\d+ s: send_message to asker with reply_to "${asked.id}"`, "m"));
+    await ok(answerer, "send_message", { to: "asker", body: "Gold.", reply_to: asked.id });
+    const answered = await asking;
+    expect(answered.text).toMatch(/^answerer answered \[.+\]: Gold\.\n\(question id .+\)$/);
+    expect(answered.data).toEqual({ questionId: asked.id, replies: [{ id: expect.any(String), from: "answerer", body: "Gold." }], timedOut: false, unanswered: [] });
+  });
+
+  it("pages the inbox with a cursor, tells notices apart from messages, and keeps IDs and times out of the text unless verbose", async () => {
+    const lead = await connect(await registerAgent(server, "inbox-lead"));
+    const workerAgent = await registerAgent(server, "inbox-worker");
+    const worker = await connect(workerAgent);
+    await ok(lead, "create_team", { name: "inbox" });
+    await ok(lead, "add_team_member", { agent: "inbox-worker", role: "worker" });
+    // 14 notices (a task assigned), then 10 direct messages.
+    for (let i = 1; i <= 14; i++) await ok(lead, "create_task", { title: `Chore ${i}`, assignee: "inbox-worker" });
+    const bodies = Array.from({ length: 10 }, (_, i) => `Message ${i + 1}: the findings of batch ${i + 1} are in context under results.`);
+    for (const body of bodies) await ok(lead, "send_message", { to: "inbox-worker", body });
+
+    // Oldest first, 20 a page: the notices fill most of it, and the answer says where the rest is.
+    const first = await okData(worker, "get_messages");
+    expect(first.data.messages).toHaveLength(20);
+    expect(first.data.unread).toBe(24);
+    expect(first.data.cursor).toBe(first.data.messages[19].id);
+    expect(first.text.split("\n").at(-1)).toBe(`24 unread; more after this page: get_messages after "${first.data.cursor}".`);
+    const rest = await okData(worker, "get_messages", { after: first.data.cursor });
+    expect(rest.data.messages.map((m: { body: string }) => m.body)).toEqual(bodies.slice(6));
+    expect(rest.data.cursor).toBeUndefined();
+
+    // Messages apart from notices: all ten, in one page whose lines are the bodies and who sent them.
+    const messages = await okData(worker, "get_messages", { kind: "messages" });
+    expect(messages.data.messages.map((m: { body: string }) => m.body)).toEqual(bodies);
+    expect(messages.data.unread).toBe(10);
+    expect(messages.text.split("\n")).toEqual([...bodies.map((b) => `inbox-lead: ${b}`), "10 unread."]);
+    expect(messages.text.length).toBeLessThan(bodies.join("").length + 10 * 15 + 20);
+    const notices = await okData(worker, "get_messages", { kind: "notices", limit: 100 });
+    expect(notices.data.messages).toHaveLength(14);
+    expect(notices.data.messages.every((m: { kind: string; from?: string }) => m.kind === "notice" && m.from === undefined)).toBe(true);
+    expect(notices.text.split("\n")[0]).toBe('notice from inbox: Task #1 "Chore 1" is assigned to you.');
+
+    // Pages of 8 through all 24: each once, in order, the last without a cursor.
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await okData(worker, "get_messages", { limit: 8, ...(after ? { after } : {}) });
+      seen.push(...page.data.messages.map((m: { id: string }) => m.id));
+      after = page.data.cursor;
+    } while (after);
+    expect(seen).toHaveLength(24);
+    expect(new Set(seen).size).toBe(24);
+    expect(seen).toEqual([...seen].sort());
+
+    // verbose adds each line's ID and time; the structured content has them either way.
+    const verbose = await okData(worker, "get_messages", { kind: "messages", limit: 1, verbose: true });
+    const [m] = verbose.data.messages;
+    expect(verbose.text.split("\n")[0]).toBe(`[${m.id}] ${m.createdAt} inbox-lead: ${bodies[0]}`);
+    expect(messages.text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-|\d{4}-\d\d-\d\dT/);
+
+    // The cursor marks read up to it, as any message ID does.
+    expect((await okData(worker, "mark_read", { up_to: first.data.cursor })).data).toEqual({ marked: 20 });
+    expect((await okData(worker, "get_messages")).data.messages.map((x: { body: string }) => x.body)).toEqual(bodies.slice(6));
   });
 
   it("answers bad input with BAD_USER_INPUT naming the field", async () => {
@@ -372,8 +491,9 @@ describe("MCP endpoint", () => {
     const agent = await connect(await registerAgent(server, "librarian"));
     await ok(agent, "create_team", { name: "library" });
     await ok(agent, "create_task", { title: "Research leases" });
-    const added = await ok(agent, "add_knowledge", { title: "Leases need fencing", body: "A claim without a fencing token lets a paused holder overwrite newer work.", tags: ["Claims", "design"], task: 1 });
-    const id = /\(id ([^)]+)\)/.exec(added)![1]!;
+    const added = await okData(agent, "add_knowledge", { title: "Leases need fencing", body: "A claim without a fencing token lets a paused holder overwrite newer work.", tags: ["Claims", "design"], task: 1 });
+    const id: string = added.data.entry.id;
+    expect(added.text).toBe(`Added "Leases need fencing" to the knowledge of library (id ${id}).`);
     await ok(agent, "add_knowledge", { title: "Unrelated", body: "Something else entirely." });
 
     const found = await ok(agent, "search_knowledge", { text: "fencing tokens" });
@@ -385,6 +505,9 @@ describe("MCP endpoint", () => {
     expect(await ok(agent, "recent_knowledge", { tags: ["claims"] })).toContain("Leases need fencing");
     expect((await fails(agent, "recent_knowledge", { since: "yesterday" })).text).toMatch(/^BAD_USER_INPUT: since: /);
     expect(await ok(agent, "get_knowledge", { id })).toMatch(/^Leases need fencing #claims #design, by librarian at .+\nA claim without/);
+    const { data } = await okData(agent, "get_knowledge", { id });
+    expect(data.entry).toEqual({ id, title: "Leases need fencing", tags: ["claims", "design"], author: "librarian", createdAt: expect.any(String), body: "A claim without a fencing token lets a paused holder overwrite newer work.", taskId: expect.any(String) });
+    expect((await okData(agent, "search_knowledge", { text: "fencing" })).data.entries).toEqual([{ ...data.entry, body: undefined, taskId: undefined, excerpt: data.entry.body }].map(({ body: _b, taskId: _t, ...e }) => e));
   });
 });
 

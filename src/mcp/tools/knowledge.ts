@@ -3,7 +3,7 @@ import { z } from "zod";
 import { BadInputError } from "../../errors.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { SEARCH_DEFAULT, SEARCH_MAX } from "../../modules/knowledge/knowledge.service.js";
-import { excerpt, idempotencyKeyArg, limitArg, limitOf, taskIdOf, taskRef, teamArg, teamOf, time, tool } from "../tool.js";
+import { excerpt, idempotencyKeyArg, limitArg, limitOf, taskIdOf, taskRef, teamArg, teamOf, teamOut, time, tool } from "../tool.js";
 
 const RECENT_DEFAULT = 20;
 const RECENT_MAX = 100;
@@ -20,6 +20,11 @@ function entryLines(e: Entry): string {
 
 const tags = z.array(z.string()).optional();
 
+/** An entry in a listing: the start of its body, cut as in the text; get_knowledge has it whole. */
+const entryOut = z.object({ id: z.string(), title: z.string(), tags: z.array(z.string()), author: z.string(), createdAt: z.string(), excerpt: z.string() });
+const entriesOut = z.object({ entries: z.array(entryOut) });
+const entryData = (e: Entry) => ({ id: e.id, title: e.title, tags: e.tags.map((t) => t.tag), author: e.author.name, createdAt: time(e.createdAt), excerpt: excerpt(e.body, EXCERPT) });
+
 export const knowledgeTools = [
   tool({
     name: "add_knowledge",
@@ -32,11 +37,12 @@ export const knowledgeTools = [
       task: taskRef.optional().describe("The task it was found on (number or ID)."),
       idempotency_key: idempotencyKeyArg,
     }),
+    output: z.object({ team: teamOut, entry: z.object({ id: z.string(), title: z.string() }) }),
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
       const taskId = a.task === undefined ? null : await taskIdOf(ctx, a.task, team.id);
       const entry = await ctx.services.knowledge.add(ctx.viewer, team.id, { title: a.title, body: a.body, tags: a.tags, taskId }, a.idempotency_key);
-      return `Added "${entry.title}" to the knowledge of ${team.name} (id ${entry.id}).`;
+      return { text: `Added "${entry.title}" to the knowledge of ${team.name} (id ${entry.id}).`, data: { team: { id: team.id, name: team.name }, entry: { id: entry.id, title: entry.title } } };
     },
   }),
 
@@ -50,12 +56,13 @@ export const knowledgeTools = [
       author: z.string().optional().describe("Only entries by this agent (a name)."),
       limit: limitArg(SEARCH_DEFAULT, SEARCH_MAX),
     }),
+    output: entriesOut,
     readOnly: true,
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
       const hits = await ctx.services.knowledge.search(ctx.viewer, team.id, { text: a.text, tags: a.tags, author: a.author, first: a.limit }, display);
-      if (hits.length === 0) return "Nothing found.";
-      return hits.map((h) => entryLines(h.entry as Entry)).join("\n");
+      const entries = hits.map((h) => h.entry as Entry);
+      return { text: entries.length ? entries.map(entryLines).join("\n") : "Nothing found.", data: { entries: entries.map(entryData) } };
     },
   }),
 
@@ -69,6 +76,7 @@ export const knowledgeTools = [
       since: z.string().optional().describe("Only entries written at or after this ISO time, such as 2025-01-31T12:00:00Z."),
       limit: limitArg(RECENT_DEFAULT, RECENT_MAX),
     }),
+    output: entriesOut,
     readOnly: true,
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
@@ -76,7 +84,7 @@ export const knowledgeTools = [
       if (since && Number.isNaN(since.getTime())) throw new BadInputError("since", "an ISO date-time such as 2025-01-31T12:00:00Z");
       const take = limitOf(a.limit, RECENT_DEFAULT, RECENT_MAX);
       const entries = (await ctx.services.knowledge.recent(ctx.viewer, team.id, { since, tags: a.tags, author: a.author }, { ...display, take })) as Entry[];
-      return entries.length ? entries.map(entryLines).join("\n") : "No knowledge entries yet.";
+      return { text: entries.length ? entries.map(entryLines).join("\n") : "No knowledge entries yet.", data: { entries: entries.map(entryData) } };
     },
   }),
 
@@ -84,10 +92,15 @@ export const knowledgeTools = [
     name: "get_knowledge",
     description: "One knowledge entry in full.",
     input: z.strictObject({ id: z.string().describe("The entry's ID.") }),
+    output: z.object({ entry: entryOut.omit({ excerpt: true }).extend({ body: z.string(), taskId: z.string().optional() }) }),
     readOnly: true,
     run: async (ctx, a) => {
       const e = (await ctx.services.knowledge.get(ctx.viewer, a.id, display)) as Entry;
-      return `${e.title}${e.tags.map((t) => ` #${t.tag}`).join("")}, by ${e.author.name} at ${time(e.createdAt)}\n${e.body}`;
+      const { excerpt: _, ...entry } = entryData(e);
+      return {
+        text: `${e.title}${e.tags.map((t) => ` #${t.tag}`).join("")}, by ${e.author.name} at ${time(e.createdAt)}\n${e.body}`,
+        data: { entry: { ...entry, body: e.body, taskId: e.taskId ?? undefined } },
+      };
     },
   }),
 ];

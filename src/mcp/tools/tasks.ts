@@ -10,14 +10,17 @@ import {
   claimTokenArg,
   excerpt,
   idempotencyKeyArg,
+  jsonObject,
   leaseArg,
   limitArg,
   limitOf,
   taskArg,
   taskIdOf,
+  taskOut,
   taskRef,
   teamArg,
   teamOf,
+  teamOut,
   time,
   tool,
   type ToolContext,
@@ -27,9 +30,10 @@ const LIST_DEFAULT = 50;
 const LIST_MAX = 200;
 
 const statusArg = z.enum(TASK_STATUSES);
-const priorityArg = z.enum(PRIORITIES).optional().describe("low, medium (default), high or urgent.");
+const priorityArg = z.enum(PRIORITIES).optional().describe("Default medium.");
 
 const lineSelect = {
+  id: true,
   number: true,
   title: true,
   priority: true,
@@ -38,6 +42,21 @@ const lineSelect = {
   ...readinessSelect,
 } satisfies Prisma.TaskSelect;
 type TaskLine = Prisma.TaskGetPayload<{ select: typeof lineSelect }>;
+
+/** A task's line in answers for programs: what taskLine says, as fields. */
+const taskLineOut = taskOut.extend({
+  team: z.string(),
+  status: z.enum(TASK_STATUSES),
+  priority: z.enum(PRIORITIES),
+  assignee: z.string().optional(),
+  ready: z.boolean(),
+  readiness: z.string().describe("Why it is or is not claimable now: ready, blocked by #2, claimed by bob until …"),
+});
+
+const lineData = (t: TaskLine): z.input<typeof taskLineOut> => {
+  const r = readinessOfRow(t);
+  return { id: t.id, number: t.number, title: t.title, team: t.team.name, status: t.status as never, priority: t.priority as never, assignee: t.assignee?.name, ready: r.ready, readiness: r.reason };
+};
 
 /** `#2 [pending] Implement the API (bob) · blocked by #1 (track main)`: one line a task. */
 function taskLine(t: TaskLine): string {
@@ -57,9 +76,23 @@ async function readinessOfTask(ctx: ToolContext, taskId: string): Promise<Readin
   return readinessOfRow(row);
 }
 
-function claimText(verb: string, claim: Claim): string {
-  return `${verb} #${claim.task.number} "${claim.task.title}" until ${time(claim.expiresAt)}. Claim token: ${claim.token} (pass claim_token: ${claim.token} with your writes; renew_claim before the lease runs out).`;
+const claimOut = z.object({
+  task: taskOut,
+  claimToken: z.number().describe("Pass it as claim_token with your writes on the task."),
+  expiresAt: z.string().describe("When the lease runs out unless renewed (ISO time)."),
+});
+
+function claimAnswer(verb: string, claim: Claim) {
+  const { id, number, title } = claim.task;
+  return {
+    text: `${verb} #${number} "${title}" until ${time(claim.expiresAt)}. Claim token: ${claim.token} (pass claim_token: ${claim.token} with your writes; renew_claim before the lease runs out).`,
+    data: { task: { id, number, title }, claimToken: claim.token, expiresAt: time(claim.expiresAt) },
+  };
 }
+
+const dashboardOut = z.object({ task: taskOut, length: z.number().describe("The dashboard's length now, in characters.") });
+
+const taskData = ({ id, number, title }: { id: string; number: number; title: string }) => ({ id, number, title });
 
 const detailInclude = {
   team: { select: { name: true } },
@@ -78,16 +111,17 @@ export const taskTools = [
     input: z.strictObject({
       team: teamArg,
       title: z.string().describe("The subject (at most 500 characters)."),
-      description: z.string().optional(),
+      description: z.string().optional().describe("The details."),
       priority: priorityArg,
       assignee: z.string().optional().describe("A member's agent name; they get a notice."),
       track: z.string().optional().describe("A track name such as main: tasks on one track run in order."),
       blocked_by: z.array(taskRef).optional().describe("Tasks of the same team that must finish first (numbers or IDs)."),
       active_form: z.string().optional().describe("What the agent working on it is doing right now."),
       verification: z.boolean().optional().describe("Marks it as a task that verifies other work."),
-      metadata: z.record(z.string(), z.unknown()).optional().describe("Free JSON object (at most 16 KB)."),
+      metadata: jsonObject.optional().describe("Free JSON object (at most 16 KB)."),
       idempotency_key: idempotencyKeyArg,
     }),
+    output: z.object({ team: teamOut, task: taskOut.extend({ status: z.enum(TASK_STATUSES), ready: z.boolean(), readiness: z.string() }) }),
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
       const blockedBy = await Promise.all((a.blocked_by ?? []).map((ref) => taskIdOf(ctx, ref, team.id)));
@@ -103,25 +137,30 @@ export const taskTools = [
         metadata: a.metadata,
       }, a.idempotency_key);
       const readiness = await readinessOfTask(ctx, task.id);
-      return `Created #${task.number} "${task.title}" in ${team.name} (id ${task.id}): ${task.status}, ${readiness.ready ? "claimable now" : `not ready: ${readiness.reason}`}.`;
+      return {
+        text: `Created #${task.number} "${task.title}" in ${team.name} (id ${task.id}): ${task.status}, ${readiness.ready ? "claimable now" : `not ready: ${readiness.reason}`}.`,
+        data: { team: { id: team.id, name: team.name }, task: { ...taskData(task), status: task.status as never, ready: readiness.ready, readiness: readiness.reason } },
+      };
     },
   }),
 
   tool({
     name: "list_tasks",
     description:
-      "Lists a team's tasks, one line each: #number [status] title (assignee) and whether it can be claimed now or why not (blocked by #2, claimed by bob until …). With mine: true, the tasks assigned to you or with a role for you, in all your teams.",
+      "Lists a team's tasks, one line each: #number [status] title (assignee), and whether it can be claimed now or why not.",
     input: z.strictObject({
       team: teamArg,
-      mine: z.boolean().optional().describe("Only tasks assigned to you or where you have a role, across all your teams (team is then ignored)."),
+      mine: z.boolean().optional().describe("Only tasks assigned to you or with a role for you, in all your teams."),
       status: z.array(statusArg).optional().describe("Only these statuses."),
       ready: z.boolean().optional().describe("true: only tasks claimable now; false: only those that are not."),
       assignee: z.string().optional().describe("Only tasks assigned to this agent (a name)."),
-      track: z.string().optional(),
+      track: z.string().optional().describe("Only tasks on this track."),
       role: z.string().optional().describe("Only tasks on which someone has this role."),
       limit: limitArg(LIST_DEFAULT, LIST_MAX),
     }),
+    output: z.object({ tasks: z.array(taskLineOut), more: z.boolean().describe("More tasks match than limit.") }),
     readOnly: true,
+    worker: true,
     run: async (ctx, a) => {
       const take = limitOf(a.limit, LIST_DEFAULT, LIST_MAX);
       const filter: TaskFilter = { status: a.status, ready: a.ready, assignee: a.assignee, track: a.track, role: a.role };
@@ -129,12 +168,13 @@ export const taskTools = [
       const rows = (
         a.mine ? await ctx.services.tasks.listMine(ctx.viewer, filter, query) : await ctx.services.tasks.list(ctx.viewer, (await teamOf(ctx, a.team)).id, filter, query)
       ) as unknown as TaskLine[];
-      if (rows.length === 0) return "No tasks match.";
       const shown = rows.slice(0, take);
+      const data = { tasks: shown.map(lineData), more: rows.length > take };
+      if (rows.length === 0) return { text: "No tasks match.", data };
       const teams = new Set(shown.map((t) => t.team.name));
       const lines = shown.map((t) => (teams.size > 1 ? `${t.team.name} ${taskLine(t)}` : taskLine(t)));
-      if (rows.length > take) lines.push(`… more tasks: raise limit or filter by status or ready.`);
-      return lines.join("\n");
+      if (data.more) lines.push(`… more tasks: raise limit or filter by status or ready.`);
+      return { text: lines.join("\n"), data };
     },
   }),
 
@@ -142,19 +182,44 @@ export const taskTools = [
     name: "board",
     description: "The team's board as compact text, one line a task: `#3 [pending] Update unit tests [blocked by #2]`, with the assignee in parentheses.",
     input: z.strictObject({ team: teamArg, status: z.array(statusArg).optional().describe("Only these statuses.") }),
+    output: z.object({ team: teamOut, board: z.string().describe("The board's text, one line a task (empty when no task matches).") }),
     readOnly: true,
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
-      const text = await ctx.services.tasks.board(ctx.viewer, team.id, { status: a.status });
-      return text || `The board of ${team.name} has no tasks${a.status ? " with that status" : ""}.`;
+      const board = await ctx.services.tasks.board(ctx.viewer, team.id, { status: a.status });
+      return { text: board || `The board of ${team.name} has no tasks${a.status ? " with that status" : ""}.`, data: { team: { id: team.id, name: team.name }, board } };
     },
   }),
 
   tool({
     name: "get_task",
-    description: "One task in full: description, notes, progress, readiness, who holds its claim and the claim token, roles with their instructions, and the dashboard.",
+    description: "One task in full: description, notes, progress, readiness, its claim's holder and token, roles with instructions, dashboard.",
     input: z.strictObject({ team: teamArg, task: taskArg }),
+    output: z.object({
+      task: taskOut.extend({
+        team: teamOut,
+        status: z.enum(TASK_STATUSES),
+        priority: z.enum(PRIORITIES),
+        progress: z.number(),
+        assignee: z.string().optional(),
+        track: z.string().optional(),
+        verification: z.boolean(),
+        ready: z.boolean(),
+        readiness: z.string(),
+        holder: z.string().optional(),
+        claimToken: z.number().optional().describe("While a claim is live."),
+        leaseExpiresAt: z.string().optional(),
+        activeForm: z.string().optional(),
+        description: z.string().optional(),
+        notes: z.string().optional(),
+        metadata: jsonObject,
+        blockedBy: z.array(taskOut.extend({ status: z.enum(TASK_STATUSES) })),
+        roles: z.array(z.object({ agent: z.string(), role: z.string(), instructions: z.string().optional() })),
+        dashboard: z.string(),
+      }),
+    }),
     readOnly: true,
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const t = (await ctx.services.tasks.get(ctx.viewer, id, { include: detailInclude })) as TaskDetail;
@@ -171,35 +236,64 @@ export const taskTools = [
       if (Object.keys(t.metadata as object).length) lines.push(`metadata: ${JSON.stringify(t.metadata)}`);
       for (const r of t.roles) lines.push(`role: ${r.agent.name} as ${r.role}${r.instructions ? `: ${r.instructions}` : ""}`);
       if (t.dashboard) lines.push(`dashboard:\n${t.dashboard}`);
-      return lines.join("\n");
+      const claimed = readiness.state === "CLAIMED";
+      const task = {
+        ...taskData(t),
+        team: { id: t.teamId, name: t.team.name },
+        status: t.status as never,
+        priority: t.priority as never,
+        progress: t.progress,
+        assignee: t.assignee?.name,
+        track: t.track ?? undefined,
+        verification: t.verification,
+        ready: readiness.ready,
+        readiness: readiness.reason,
+        holder: claimed ? t.holder?.name : undefined,
+        claimToken: claimed ? t.claimEpoch : undefined,
+        leaseExpiresAt: claimed && t.leaseExpiresAt ? time(t.leaseExpiresAt) : undefined,
+        activeForm: t.activeForm ?? undefined,
+        description: t.description ?? undefined,
+        notes: t.notes ?? undefined,
+        metadata: t.metadata as Record<string, unknown>,
+        blockedBy: t.blockedBy.map((d) => ({ ...taskData(d.blocker), status: d.blocker.status as never })),
+        roles: t.roles.map((r) => ({ agent: r.agent.name, role: r.role, instructions: r.instructions ?? undefined })),
+        dashboard: t.dashboard,
+      };
+      return { text: lines.join("\n"), data: { task } };
     },
   }),
 
   tool({
     name: "claim_task",
     description:
-      "Claims a task that is ready (pending, nothing open blocking it, not held): it becomes in_progress and yours for the lease. Answers the claim token to pass with your writes. Refused with CONFLICT when someone holds it or it is blocked.",
+      "Claims a ready task (pending, unblocked, not held): it becomes in_progress and yours for the lease, with a claim token for your writes. CONFLICT when held or blocked.",
     input: z.strictObject({ team: teamArg, task: taskArg, lease_seconds: leaseArg }),
+    output: claimOut,
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
-      return claimText("Claimed", await ctx.services.claims.claim(ctx.viewer, id, { leaseSeconds: a.lease_seconds }));
+      return claimAnswer("Claimed", await ctx.services.claims.claim(ctx.viewer, id, { leaseSeconds: a.lease_seconds }));
     },
   }),
 
   tool({
     name: "claim_next",
     description:
-      "Claims the best task ready for you in a team, atomically: highest priority first, then the oldest. Only tasks unassigned, assigned to you, or with a role for you. Says so when nothing is ready.",
+      "Claims the best ready task for you, atomically: highest priority, then oldest, among those unassigned, assigned to you, or with a role for you. Says so when nothing is ready.",
     input: z.strictObject({
       team: teamArg,
       role: z.string().optional().describe("Only tasks where you have this role."),
       track: z.string().optional().describe("Only tasks on this track."),
       lease_seconds: leaseArg,
     }),
+    output: claimOut.partial().extend({ claimed: z.boolean().describe("false: nothing is ready for you now, and the other fields are absent.") }),
+    worker: true,
     run: async (ctx, a) => {
       const team = await teamOf(ctx, a.team);
       const claim = await ctx.services.claims.claimNext(ctx.viewer, team.id, { role: a.role, track: a.track, leaseSeconds: a.lease_seconds });
-      return claim ? claimText("Claimed", claim) : `Nothing in ${team.name} is ready for you to claim now (list_tasks says why).`;
+      if (!claim) return { text: `Nothing in ${team.name} is ready for you to claim now (list_tasks says why).`, data: { claimed: false } };
+      const answer = claimAnswer("Claimed", claim);
+      return { text: answer.text, data: { claimed: true, ...answer.data } };
     },
   }),
 
@@ -207,9 +301,11 @@ export const taskTools = [
     name: "renew_claim",
     description: "Extends your live claim on a task. A claim whose lease ran out is gone: claim the task again.",
     input: z.strictObject({ team: teamArg, task: taskArg, lease_seconds: leaseArg, claim_token: claimTokenArg }),
+    output: claimOut,
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
-      return claimText("Renewed", await ctx.services.claims.renew(ctx.viewer, id, { leaseSeconds: a.lease_seconds, claimToken: a.claim_token }));
+      return claimAnswer("Renewed", await ctx.services.claims.renew(ctx.viewer, id, { leaseSeconds: a.lease_seconds, claimToken: a.claim_token }));
     },
   }),
 
@@ -217,32 +313,36 @@ export const taskTools = [
     name: "release_claim",
     description: "Gives your claim on a task back without finishing it: it is pending and claimable by others again.",
     input: z.strictObject({ team: teamArg, task: taskArg, claim_token: claimTokenArg }),
+    output: z.object({ task: taskOut.extend({ status: z.enum(TASK_STATUSES) }) }),
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const task = await ctx.services.claims.release(ctx.viewer, id, { claimToken: a.claim_token });
-      return `Released #${task.number} "${task.title}": it is ${task.status} and claimable again.`;
+      return { text: `Released #${task.number} "${task.title}": it is ${task.status} and claimable again.`, data: { task: { ...taskData(task), status: task.status as never } } };
     },
   }),
 
   tool({
     name: "update_task",
     description:
-      "Changes a task: status (completed, failed, cancelled, …), progress 0–100, notes, active form, title, description, priority or assignee. While a claim is live only its holder may change the task. Completing the last blocker makes dependents ready and tells their assignees.",
+      "Changes a task: status, progress, notes, active form, title, description, priority or assignee. While a claim is live only its holder may. Completing the last blocker makes dependents ready and tells their assignees.",
     input: z.strictObject({
       team: teamArg,
       task: taskArg,
-      status: statusArg.optional().describe("pending, in_progress, completed, cancelled or failed."),
+      status: statusArg.optional().describe("The new status."),
       progress: z.number().optional().describe("0–100."),
-      notes: z.string().optional(),
+      notes: z.string().optional().describe("Replaces the notes."),
       active_form: z.string().optional().describe("What you are doing right now."),
-      title: z.string().optional(),
-      description: z.string().optional(),
+      title: z.string().optional().describe("The new title."),
+      description: z.string().optional().describe("The new description."),
       priority: priorityArg,
-      assignee: z.string().nullable().optional().describe("A member's agent name; null unassigns."),
-      verification: z.boolean().optional(),
-      metadata: z.record(z.string(), z.unknown()).optional().describe("Replaces the metadata (a JSON object)."),
+      assignee: z.string().optional().describe('A member\'s agent name; "" unassigns.'),
+      verification: z.boolean().optional().describe("Marks it as a task that verifies other work, or not."),
+      metadata: jsonObject.optional().describe("Replaces the metadata (a JSON object)."),
       claim_token: claimTokenArg,
     }),
+    output: z.object({ task: taskOut.extend({ status: z.enum(TASK_STATUSES), progress: z.number() }), verificationNudge: z.string().optional() }),
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const { task, verificationNudge } = await ctx.services.tasks.update(ctx.viewer, id, {
@@ -253,24 +353,29 @@ export const taskTools = [
         title: a.title,
         description: a.description,
         priority: a.priority,
-        assignee: a.assignee,
+        assignee: a.assignee === "" ? null : a.assignee,
         verification: a.verification,
         metadata: a.metadata,
         claimToken: a.claim_token,
       });
       const text = `#${task.number} "${task.title}" is ${task.status}, progress ${task.progress}%.`;
-      return verificationNudge ? `${text}\n${verificationNudge}` : text;
+      return {
+        text: verificationNudge ? `${text}\n${verificationNudge}` : text,
+        data: { task: { ...taskData(task), status: task.status as never, progress: task.progress }, verificationNudge: verificationNudge ?? undefined },
+      };
     },
   }),
 
   tool({
     name: "dashboard_write",
     description: "Replaces a task's dashboard: free text (at most 100,000 characters) where the holder shows its progress.",
-    input: z.strictObject({ team: teamArg, task: taskArg, text: z.string(), claim_token: claimTokenArg }),
+    input: z.strictObject({ team: teamArg, task: taskArg, text: z.string().describe("The dashboard's new text."), claim_token: claimTokenArg }),
+    output: dashboardOut,
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const task = await ctx.services.tasks.writeDashboard(ctx.viewer, id, a.text, a.claim_token);
-      return `Wrote the dashboard of #${task.number} (${task.dashboard.length} characters).`;
+      return { text: `Wrote the dashboard of #${task.number} (${task.dashboard.length} characters).`, data: { task: taskData(task), length: task.dashboard.length } };
     },
   }),
 
@@ -278,10 +383,12 @@ export const taskTools = [
     name: "dashboard_append",
     description: "Appends a line to a task's dashboard; concurrent appends all land.",
     input: z.strictObject({ team: teamArg, task: taskArg, text: z.string().describe("The line to add."), claim_token: claimTokenArg }),
+    output: dashboardOut,
+    worker: true,
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const task = await ctx.services.tasks.appendDashboard(ctx.viewer, id, a.text, a.claim_token);
-      return `Appended to the dashboard of #${task.number} (now ${task.dashboard.length} characters).`;
+      return { text: `Appended to the dashboard of #${task.number} (now ${task.dashboard.length} characters).`, data: { task: taskData(task), length: task.dashboard.length } };
     },
   }),
 
@@ -289,12 +396,13 @@ export const taskTools = [
     name: "add_dependency",
     description: "Records that a task is blocked by another task of the same team. Refused (CONFLICT) when it would close a cycle, naming it.",
     input: z.strictObject({ team: teamArg, task: taskArg, blocked_by: taskRef.describe("The task that must finish first (number or ID).") }),
+    output: z.object({ task: taskOut, ready: z.boolean(), readiness: z.string() }),
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const blockerId = await taskIdOf(ctx, a.blocked_by, a.team);
       const task = await ctx.services.dependencies.addDependency(ctx.viewer, id, blockerId);
       const readiness = await readinessOfTask(ctx, task.id);
-      return `#${task.number} "${task.title}" now: ${readiness.reason}.`;
+      return { text: `#${task.number} "${task.title}" now: ${readiness.reason}.`, data: { task: taskData(task), ready: readiness.ready, readiness: readiness.reason } };
     },
   }),
 
@@ -306,13 +414,17 @@ export const taskTools = [
       task: taskArg,
       agent: z.string().describe("The member's agent name."),
       role: z.string().describe("Such as implementer or reviewer."),
-      instructions: z.string().optional(),
+      instructions: z.string().optional().describe("What they should do in that role."),
     }),
+    output: z.object({ task: taskOut, agent: z.string(), role: z.string(), instructions: z.string().optional() }),
     run: async (ctx, a) => {
       const id = await taskIdOf(ctx, a.task, a.team);
       const assignment = await ctx.services.tasks.assignRole(ctx.viewer, id, { agentName: a.agent, role: a.role, instructions: a.instructions });
-      const task = await ctx.services.tasks.get(ctx.viewer, assignment.taskId, { select: { number: true } });
-      return `${a.agent} is ${assignment.role} on #${task.number}${assignment.instructions ? ` (instructions: ${excerpt(assignment.instructions, 80)})` : ""}.`;
+      const task = await ctx.services.tasks.get(ctx.viewer, assignment.taskId, { select: { id: true, number: true, title: true } });
+      return {
+        text: `${a.agent} is ${assignment.role} on #${task.number}${assignment.instructions ? ` (instructions: ${excerpt(assignment.instructions, 80)})` : ""}.`,
+        data: { task: taskData(task), agent: a.agent, role: assignment.role, instructions: assignment.instructions ?? undefined },
+      };
     },
   }),
 ];

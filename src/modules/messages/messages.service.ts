@@ -33,6 +33,10 @@ export interface InboxFilter {
   intent?: Intent | null;
   teamId?: string | null;
   kind?: MessageKind | null;
+  /** false: leave the board's notices out; true: only them. */
+  notices?: boolean | null;
+  /** A message ID: only the messages after it (IDs are time-ordered), for the next page. */
+  after?: string | null;
 }
 
 /** A notice from the server to one agent (task assigned, work unblocked, ...). */
@@ -151,6 +155,9 @@ export class MessageService {
     if (filter.intent != null) and.push({ intent: filter.intent });
     if (filter.teamId != null) and.push({ teamId: filter.teamId });
     if (filter.kind != null) and.push({ message: { kind: filter.kind } });
+    // Only the server sends intent "notice", so the delivery's own column tells notices apart without a join.
+    if (filter.notices != null) and.push({ intent: filter.notices ? "notice" : { not: "notice" } });
+    if (filter.after != null) and.push({ messageId: { gt: filter.after } });
     return { AND: and };
   }
 
