@@ -16,7 +16,22 @@ export const eventTools = [
       team_kinds: z.array(z.string()).optional().describe('Also these kinds of your teams\' events, e.g. ["task.ready", "task.completed"].'),
       limit: z.number().int().optional().describe(`At most this many events (default ${WAIT_LIMITS.defaultFirst}, at most ${WAIT_LIMITS.maxFirst}).`),
     }),
+    output: z.object({
+      events: z.array(
+        z.object({
+          cursor: z.number().describe("The event's journal cursor."),
+          kind: z.string().describe("What happened, e.g. message.received, notice.task_ready, task.completed."),
+          by: z.string().optional().describe("Who did it (a name); none for the server's own events."),
+          teamId: z.string().optional().describe("The team, for a team's event."),
+          subjectId: z.string().describe("The ID of what it is about: the message, the task."),
+          payload: z.record(z.string(), z.unknown()).describe("What it carries: a message's body and sender, a task's number and title."),
+        }),
+      ),
+      cursor: z.number().describe("Pass it as after to wait for what comes next."),
+      timedOut: z.boolean().describe("Nothing came before the timeout."),
+    }),
     readOnly: true,
+    worker: true,
     run: async (ctx, a) => {
       const result = await ctx.services.events.awaitEvents(ctx.viewer, { after: a.after, timeoutSeconds: a.timeout_seconds, teamKinds: a.team_kinds, first: a.limit });
       const names = await agentNames(ctx, result.events.map((e) => e.actorId));
@@ -26,7 +41,15 @@ export const eventTools = [
         return `[${e.id}] ${e.kind}${by}: ${payload.length > PAYLOAD_CHARS ? `${payload.slice(0, PAYLOAD_CHARS)}…` : payload}`;
       });
       lines.push(result.events.length === 0 ? `Nothing yet; cursor ${result.cursor}: call again with after: ${result.cursor}.` : `cursor ${result.cursor}: pass after: ${result.cursor} to wait for what comes next.`);
-      return lines.join("\n");
+      const events = result.events.map((e) => ({
+        cursor: e.id,
+        kind: e.kind,
+        by: e.actorId ? names.get(e.actorId) : undefined,
+        teamId: e.teamId ?? undefined,
+        subjectId: e.subjectId,
+        payload: e.payload as Record<string, unknown>,
+      }));
+      return { text: lines.join("\n"), data: { events, cursor: result.cursor, timedOut: result.timedOut } };
     },
   }),
 ];
