@@ -77,73 +77,92 @@ const importSdk = () =>
   ]);
 let sdk: ReturnType<typeof importSdk> | undefined;
 
-export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { services, logger } = deps;
-  const sets = new Map(
+/** The tools of each set, by name; each set's tools/list is built on first use (as the SDK loads). */
+function toolSets() {
+  return new Map(
     TOOL_SETS.map((set) => {
       const tools = TOOLS.filter((t) => set === "lead" || t.worker);
-      // The list is built on first use, as the SDK is loaded: not at every start.
       return [set, { tools, byName: new Map(tools.map((t) => [t.name, t])), listed: undefined as ListToolsResult | undefined }];
     }),
   );
+}
 
-  async function call(viewer: Viewer, set: ToolSet, name: string, args: unknown, requestId: string): Promise<CallToolResult> {
-    try {
-      const tool = sets.get(set)!.byName.get(name);
-      if (!tool) throw new NotFoundError(`no tool named "${name}"${set === "lead" ? "" : ` in the ${set} tool set (/mcp without ?tools= has every tool)`}; tools/list names them.`);
-      const wait = await deps.rateLimiter.take(`agent:${viewer.id}`, TOOL_CALL_COST);
-      if (wait) throw new RateLimitedError(wait, `rate limit exceeded for agent ${viewer.name}`);
-      // Text that cannot be stored as sent (NUL, a lone surrogate); GraphQL refuses it at its edge too.
-      const badText = unstorableText(args, "", "arguments");
-      if (badText) throw badText;
-      const input = parseArguments(tool, args ?? {});
-      const ctx: ToolContext = { services, viewer };
-      const answer = await tool.run(ctx, input);
-      const data = tool.output.safeParse(answer.data);
-      if (!data.success) throw new Error(`tool ${name} answered outside its output schema: ${data.error.message}`);
-      return { content: [{ type: "text", text: answer.text }], structuredContent: data.data };
-    } catch (error) {
-      const known = error instanceof AppError ? error : unavailableFrom(error);
-      if (known) return failure(known.code, known.message, known.details);
-      logger.error({ err: error, requestId, tool: name }, "unexpected error in an MCP tool");
-      return failure("INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`, { requestId });
-    }
+interface Endpoint {
+  deps: McpDeps;
+  sets: ReturnType<typeof toolSets>;
+}
+
+async function call({ deps, sets }: Endpoint, viewer: Viewer, set: ToolSet, name: string, args: unknown, requestId: string): Promise<CallToolResult> {
+  try {
+    const tool = sets.get(set)!.byName.get(name);
+    if (!tool) throw new NotFoundError(`no tool named "${name}"${set === "lead" ? "" : ` in the ${set} tool set (/mcp without ?tools= has every tool)`}; tools/list names them.`);
+    const wait = await deps.rateLimiter.take(`agent:${viewer.id}`, TOOL_CALL_COST);
+    if (wait) throw new RateLimitedError(wait, `rate limit exceeded for agent ${viewer.name}`);
+    // Text that cannot be stored as sent (NUL, a lone surrogate); GraphQL refuses it at its edge too.
+    const badText = unstorableText(args, "", "arguments");
+    if (badText) throw badText;
+    const input = parseArguments(tool, args ?? {});
+    const ctx: ToolContext = { services: deps.services, viewer };
+    const answer = await tool.run(ctx, input);
+    const data = tool.output.safeParse(answer.data);
+    if (!data.success) throw new Error(`tool ${name} answered outside its output schema: ${data.error.message}`);
+    return { content: [{ type: "text", text: answer.text }], structuredContent: data.data };
+  } catch (error) {
+    const known = error instanceof AppError ? error : unavailableFrom(error);
+    if (known) return failure(known.code, known.message, known.details);
+    deps.logger.error({ err: error, requestId, tool: name }, "unexpected error in an MCP tool");
+    return failure("INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`, { requestId });
   }
+}
 
+/** The caller, or null once refused here: no token, a bad one, or past the address's budget. */
+async function callerOf({ deps }: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<Viewer | null> {
+  const token = bearerToken(req.headers.authorization);
+  const viewer = token === null ? null : await deps.authenticate(token);
+  if (viewer) return viewer;
+  const wait = (await deps.addressLimiter?.take(`ip:${req.socket.remoteAddress ?? "unknown"}`, 1)) ?? 0;
+  if (wait) refuseWith(res, new RateLimitedError(wait, `rate limit exceeded for address ${req.socket.remoteAddress}`));
+  else {
+    const message = token === null ? "send your bearer token: Authorization: Bearer <token> (registerAgent gives you one)" : "the bearer token is unknown or revoked; register again or use a valid token";
+    refuseWith(res, new UnauthenticatedError(message), { "www-authenticate": 'Bearer realm="agent-hq"' });
+  }
+  return null;
+}
+
+/** One stateless exchange: an MCP server and transport for this request alone. */
+async function exchange(endpoint: Endpoint, viewer: Viewer, set: ToolSet, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const [{ Server }, { StreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await (sdk ??= importSdk());
+  const server = new Server({ name: "agent-hq", version: "0.1.0" }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const chosen = endpoint.sets.get(set)!;
+  server.setRequestHandler(ListToolsRequestSchema, () => (chosen.listed ??= { tools: chosen.tools.map(describe) }));
+  server.setRequestHandler(CallToolRequestSchema, (request) => call(endpoint, viewer, set, request.params.name, request.params.arguments, requestId));
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: LIMITS.bodyBytes });
+  res.once("close", () => {
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport);
+  await transport.handleRequest(req, res);
+}
+
+export function createMcpHandler(deps: McpDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const endpoint: Endpoint = { deps, sets: toolSets() };
   return async (req, res) => {
     const requestId = String(res.getHeader("x-request-id") ?? "");
     if (!allowOrigin(req, res, deps.allowedOrigins)) return;
     try {
       const set = toolSetOf(req);
       if (!set) return refuse(res, 400, "BAD_USER_INPUT", `unknown tool set; ask for one of ${TOOL_SETS.join(", ")} (?tools= or ${TOOL_SET_HEADER}), or none for every tool`);
-      const token = bearerToken(req.headers.authorization);
-      const viewer = token === null ? null : await deps.authenticate(token);
-      if (!viewer) {
-        const wait = (await deps.addressLimiter?.take(`ip:${req.socket.remoteAddress ?? "unknown"}`, 1)) ?? 0;
-        if (wait) return refuseWith(res, new RateLimitedError(wait, `rate limit exceeded for address ${req.socket.remoteAddress}`));
-        const message = token === null ? "send your bearer token: Authorization: Bearer <token> (registerAgent gives you one)" : "the bearer token is unknown or revoked; register again or use a valid token";
-        return refuseWith(res, new UnauthenticatedError(message), { "www-authenticate": 'Bearer realm="agent-hq"' });
-      }
+      const viewer = await callerOf(endpoint, req, res);
+      if (!viewer) return;
       // Stateless: nothing to stream on GET and no session to DELETE.
       if (req.method !== "POST") return refuse(res, 405, "METHOD_NOT_ALLOWED", "this MCP endpoint is stateless: POST JSON-RPC messages", { allow: "POST" });
-      services.presence.markSeen(viewer.id);
-
-      const [{ Server }, { StreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await (sdk ??= importSdk());
-      const server = new Server({ name: "agent-hq", version: "0.1.0" }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-      const chosen = sets.get(set)!;
-      server.setRequestHandler(ListToolsRequestSchema, () => (chosen.listed ??= { tools: chosen.tools.map(describe) }));
-      server.setRequestHandler(CallToolRequestSchema, (request) => call(viewer, set, request.params.name, request.params.arguments, requestId));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: LIMITS.bodyBytes });
-      res.once("close", () => {
-        void transport.close();
-        void server.close();
-      });
-      await server.connect(transport);
-      await transport.handleRequest(req, res);
+      deps.services.presence.markSeen(viewer.id);
+      await exchange(endpoint, viewer, set, req, res, requestId);
     } catch (error) {
       const unavailable = unavailableFrom(error);
       if (unavailable && !res.headersSent) return refuseWith(res, unavailable);
-      logger.error({ err: error, requestId }, "MCP request failed");
+      deps.logger.error({ err: error, requestId }, "MCP request failed");
       if (!res.headersSent) refuse(res, 500, "INTERNAL_SERVER_ERROR", `unexpected error (request id ${requestId})`);
       else res.end();
     }
