@@ -10,7 +10,6 @@ const config: CodegenConfig = {
   documents: ["examples/typed-*.ts"],
   // Imports end in .js, as NodeNext resolution wants them.
   emitLegacyCommonJSImports: false,
-  ignoreNoDocuments: false,
   generates: {
     "examples/gql/": {
       preset: "client",
