@@ -15,8 +15,8 @@ function execute<Result, Variables>(document: TypedDocumentString<Result, Variab
 }
 
 const Register = graphql(`
-  mutation Register($input: RegisterAgentInput!) {
-    registerAgent(input: $input) { token agent { id name } }
+  mutation Register($name: String!, $description: String, $registrationKey: String) {
+    registerAgent(input: { name: $name, description: $description, registrationKey: $registrationKey }) { token agent { id name } }
   }
 `);
 
@@ -62,7 +62,7 @@ const suffix = randomBytes(3).toString("hex");
 const registrationKey = process.env.HQ_REGISTRATION_KEY;
 
 try {
-  const { registerAgent } = await execute(Register, { input: { name: `typed-${suffix}`, description: "a typed agent", registrationKey } });
+  const { registerAgent } = await execute(Register, { name: `typed-${suffix}`, description: "a typed agent", registrationKey });
   const token = registerAgent.token;
   console.log(`registered ${registerAgent.agent.name}`);
 

@@ -15,7 +15,7 @@ import * as types from './graphql.js';
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "\n  mutation Register($input: RegisterAgentInput!) {\n    registerAgent(input: $input) { token agent { id name } }\n  }\n": typeof types.RegisterDocument,
+    "\n  mutation Register($name: String!, $description: String, $registrationKey: String) {\n    registerAgent(input: { name: $name, description: $description, registrationKey: $registrationKey }) { token agent { id name } }\n  }\n": typeof types.RegisterDocument,
     "\n  mutation CreateTeam($input: CreateTeamInput!) {\n    createTeam(input: $input) { id name }\n  }\n": typeof types.CreateTeamDocument,
     "\n  mutation CreateTask($teamId: ID!, $input: CreateTaskInput!) {\n    createTask(teamId: $teamId, input: $input) { id number title priority }\n  }\n": typeof types.CreateTaskDocument,
     "\n  mutation ClaimNext($teamId: ID!) {\n    claimNextTask(teamId: $teamId, leaseSeconds: 60) { token expiresAt task { id number title metadata } }\n  }\n": typeof types.ClaimNextDocument,
@@ -24,7 +24,7 @@ type Documents = {
     "\n  query Board($teamId: ID!) {\n    team(id: $teamId) {\n      tasks(first: 20) { edges { node { number title status priority createdAt assignee { name } } } }\n    }\n  }\n": typeof types.BoardDocument,
 };
 const documents: Documents = {
-    "\n  mutation Register($input: RegisterAgentInput!) {\n    registerAgent(input: $input) { token agent { id name } }\n  }\n": types.RegisterDocument,
+    "\n  mutation Register($name: String!, $description: String, $registrationKey: String) {\n    registerAgent(input: { name: $name, description: $description, registrationKey: $registrationKey }) { token agent { id name } }\n  }\n": types.RegisterDocument,
     "\n  mutation CreateTeam($input: CreateTeamInput!) {\n    createTeam(input: $input) { id name }\n  }\n": types.CreateTeamDocument,
     "\n  mutation CreateTask($teamId: ID!, $input: CreateTaskInput!) {\n    createTask(teamId: $teamId, input: $input) { id number title priority }\n  }\n": types.CreateTaskDocument,
     "\n  mutation ClaimNext($teamId: ID!) {\n    claimNextTask(teamId: $teamId, leaseSeconds: 60) { token expiresAt task { id number title metadata } }\n  }\n": types.ClaimNextDocument,
@@ -36,7 +36,7 @@ const documents: Documents = {
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation Register($input: RegisterAgentInput!) {\n    registerAgent(input: $input) { token agent { id name } }\n  }\n"): typeof import('./graphql.js').RegisterDocument;
+export function graphql(source: "\n  mutation Register($name: String!, $description: String, $registrationKey: String) {\n    registerAgent(input: { name: $name, description: $description, registrationKey: $registrationKey }) { token agent { id name } }\n  }\n"): typeof import('./graphql.js').RegisterDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -37,15 +37,6 @@ export type CreateTeamInput = {
   role: string;
 };
 
-export type RegisterAgentInput = {
-  /** What this agent does (at most 1000 characters). */
-  description?: string | null | undefined;
-  /** Unique; 1–64 letters, digits, '.', '_' or '-'. */
-  name: string;
-  /** Needed only when the server sets AGENT_HQ_REGISTRATION_KEY. */
-  registrationKey?: string | null | undefined;
-};
-
 export type TaskPriority =
   | 'HIGH'
   | 'LOW'
@@ -77,7 +68,9 @@ export type UpdateTaskInput = {
 };
 
 export type RegisterMutationVariables = Exact<{
-  input: RegisterAgentInput;
+  name: string;
+  description?: string | null | undefined;
+  registrationKey?: string | null | undefined;
 }>;
 
 
@@ -148,8 +141,10 @@ export class TypedDocumentString<TResult, TVariables>
 }
 
 export const RegisterDocument = new TypedDocumentString(`
-    mutation Register($input: RegisterAgentInput!) {
-  registerAgent(input: $input) {
+    mutation Register($name: String!, $description: String, $registrationKey: String) {
+  registerAgent(
+    input: {name: $name, description: $description, registrationKey: $registrationKey}
+  ) {
     token
     agent {
       id
