@@ -1,13 +1,5 @@
 // Applies pending migrations to DATABASE_URL (the server also does this at start).
-//   npm run migrate
-import { ConfigError, loadConfig } from "../src/config.js";
-import { applyMigrations } from "../src/infra/migrate.js";
+//   npm run migrate     (the same as `agent-hq migrate`)
+import { runCli } from "../src/cli.js";
 
-try {
-  const config = loadConfig();
-  const applied = await applyMigrations(config.database, config.DATABASE_URL);
-  console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "database is up to date");
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(1);
-}
+process.exitCode = await runCli(["migrate"], process.env);

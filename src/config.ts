@@ -1,5 +1,6 @@
 // The only reader of process.env. Every setting is validated at once; an invalid one
 // stops start-up with a single message listing every problem.
+import { isIP } from "node:net";
 import { z } from "zod";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -23,13 +24,19 @@ const origins = z
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  // Loopback: a plain start on a laptop is reachable from that laptop only. 0.0.0.0 (or an
+  // address of the machine) serves the network; see ALLOW_OPEN_REGISTRATION.
+  HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z
     .string()
     .regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, "must start with file: (SQLite) or postgres:// (PostgreSQL)")
     .default("file:./data/agent-hq.db"),
   LOG_LEVEL: z.enum(logLevels).default("info"),
   AGENT_HQ_REGISTRATION_KEY: z.string().min(8, "must be at least 8 characters when set").optional(),
+  // Whether to listen beyond loopback with registration open to anyone who can reach the
+  // port (no AGENT_HQ_REGISTRATION_KEY): refused unless said explicitly, as anyone on the
+  // same network (a café's) could register agents and use the server.
+  ALLOW_OPEN_REGISTRATION: bool.default(false),
   // Set for several instances: journal announcements travel through Redis.
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, "must start with redis:// or rediss://").optional(),
   GRAPHQL_PATH: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, "must be a path such as /graphql").default("/graphql"),
@@ -74,6 +81,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** Whether `host` is reachable from this machine only: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (h === "localhost" || h === "::1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice("::ffff:".length) : h;
+  return isIP(v4) === 4 && v4.startsWith("127.");
+}
+
 /** Reads the configuration from an environment (process.env by default). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -85,6 +100,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Node refuses to start a server otherwise.
   if (c.HEADERS_TIMEOUT_MS > c.REQUEST_TIMEOUT_MS) {
     throw new ConfigError([`HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${c.REQUEST_TIMEOUT_MS}): the headers are part of the request`]);
+  }
+  if (!isLoopback(c.HOST) && c.AGENT_HQ_REGISTRATION_KEY === undefined && !c.ALLOW_OPEN_REGISTRATION) {
+    throw new ConfigError([
+      `HOST: ${c.HOST} is reachable from other machines, and without AGENT_HQ_REGISTRATION_KEY anyone reaching it can register: set AGENT_HQ_REGISTRATION_KEY (8+ characters), or ALLOW_OPEN_REGISTRATION=true to accept open registration, or leave HOST unset to listen on 127.0.0.1 only`,
+    ]);
   }
   return { ...c, database: c.DATABASE_URL.startsWith("file:") ? "sqlite" : "postgres" };
 }

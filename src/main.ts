@@ -1,6 +1,6 @@
 // Reads the configuration, opens (and migrates) the database, and serves.
 import { pino } from "pino";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, isLoopback, loadConfig } from "./config.js";
 import { openDatabase } from "./infra/db.js";
 import { createAnnouncementBus, createRedisAnnouncementBus } from "./infra/pubsub.js";
 
@@ -28,6 +28,9 @@ app.server.listen(config.PORT, config.HOST, () => {
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   logger.info({ database: config.database, url: `http://${host}:${port}${config.GRAPHQL_PATH}` }, `agent-hq ready at http://${host}:${port}${config.GRAPHQL_PATH}`);
+  if (!isLoopback(config.HOST) && config.AGENT_HQ_REGISTRATION_KEY === undefined) {
+    logger.warn({ host: config.HOST }, `registration is open to anyone who can reach ${config.HOST}:${port} (ALLOW_OPEN_REGISTRATION=true)`);
+  }
 });
 
 let stopping = false;

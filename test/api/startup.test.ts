@@ -3,7 +3,7 @@
 // the operations GraphiQL opens with.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kind, parse, print, type OperationDefinitionNode } from "graphql";
@@ -109,9 +109,9 @@ interface Running {
   server: TestServer;
 }
 
-async function startMain(databaseUrl: string): Promise<Running> {
+async function startMain(databaseUrl: string, settings: Record<string, string> = { HOST: "127.0.0.1" }): Promise<Running> {
   const port = await freePort();
-  const proc = run(["src/main.ts"], { PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl });
+  const proc = run(["src/main.ts"], { PORT: String(port), DATABASE_URL: databaseUrl, ...settings });
   const base = `http://127.0.0.1:${port}`;
   const url = `${base}/graphql`;
   try {
@@ -306,6 +306,58 @@ describe("npm start", () => {
     expect(proc.stderr()).toMatch(/Invalid configuration/);
     expect(proc.stderr()).toMatch(/PORT/);
     expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+});
+
+describe("where it listens", () => {
+  /** One address of this machine that is not loopback, if it has one. */
+  const outward = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+
+  it("listens on 127.0.0.1 when HOST is unset: reachable from this machine only", async () => {
+    const running = await startMain(`file:${join(dir, "loopback", "hq.db")}`, {});
+    try {
+      expect(JSON.parse(running.readyLine).msg).toBe(`agent-hq ready at http://127.0.0.1:${running.port}/graphql`);
+      expect((await fetch(`${running.base}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
+      if (outward) {
+        const error = await fetch(`http://${outward}:${running.port}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(() => null, (e: Error) => e);
+        expect((error?.cause as NodeJS.ErrnoException | undefined)?.code, `reached through ${outward}`).toBe("ECONNREFUSED");
+      }
+    } finally {
+      expect(await stop(running)).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  it.each(["0.0.0.0", "::"])("refuses HOST=%s without AGENT_HQ_REGISTRATION_KEY, naming both settings", async (host) => {
+    const never = join(dir, "open", "hq.db");
+    const proc = run(["src/main.ts"], { PORT: String(await freePort()), HOST: host, DATABASE_URL: `file:${never}` });
+    const { code } = await exitOf(proc);
+    expect(code).toBe(2);
+    expect(proc.stderr()).toMatch(/^Invalid configuration:/);
+    expect(proc.stderr()).toContain(`HOST: ${host} is reachable from other machines`);
+    expect(proc.stderr()).toMatch(/set AGENT_HQ_REGISTRATION_KEY/);
+    expect(proc.stderr()).toMatch(/ALLOW_OPEN_REGISTRATION=true/);
+    expect(existsSync(never)).toBe(false);
+  });
+
+  it("listens beyond loopback with ALLOW_OPEN_REGISTRATION=true, and says registration is open", async () => {
+    const running = await startMain(`file:${join(dir, "allowed", "hq.db")}`, { HOST: "0.0.0.0", ALLOW_OPEN_REGISTRATION: "true" });
+    try {
+      const warning = JSON.parse(await running.proc.waitForLine(/registration is open/));
+      expect(warning).toMatchObject({ level: 40, msg: `registration is open to anyone who can reach 0.0.0.0:${running.port} (ALLOW_OPEN_REGISTRATION=true)` });
+      expect((await fetch(`http://127.0.0.1:${running.port}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
+    } finally {
+      expect(await stop(running)).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  it("listens beyond loopback with a registration key, without the warning", async () => {
+    const running = await startMain(`file:${join(dir, "keyed", "hq.db")}`, { HOST: "0.0.0.0", AGENT_HQ_REGISTRATION_KEY: "a-long-key" });
+    try {
+      expect((await fetch(`http://127.0.0.1:${running.port}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
+    } finally {
+      expect(await stop(running)).toEqual({ code: 0, signal: null });
+    }
+    expect(running.proc.stdout()).not.toMatch(/registration is open/);
   });
 });
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { ConfigError, isLoopback, loadConfig } from "../../src/config.js";
 
 describe("loadConfig", () => {
   it("has defaults for an empty environment", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       PORT: 4000,
-      HOST: "0.0.0.0",
+      HOST: "127.0.0.1",
       DATABASE_URL: "file:./data/agent-hq.db",
       LOG_LEVEL: "info",
       GRAPHQL_PATH: "/graphql",
@@ -14,6 +14,31 @@ describe("loadConfig", () => {
       database: "sqlite",
     });
     expect(config.AGENT_HQ_REGISTRATION_KEY).toBeUndefined();
+    expect(config.ALLOW_OPEN_REGISTRATION).toBe(false);
+  });
+
+  it("knows which hosts are reachable from this machine only", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "::ffff:127.0.0.1"]) expect(isLoopback(host), host).toBe(true);
+    for (const host of ["0.0.0.0", "::", "192.168.1.20", "10.0.0.1", "::ffff:10.0.0.1", "fe80::1", "hq.example.com", "127.example.com"]) expect(isLoopback(host), host).toBe(false);
+  });
+
+  it("refuses to listen beyond loopback with open registration, naming both ways out", () => {
+    for (const host of ["0.0.0.0", "::", "192.168.1.20"]) {
+      let error: unknown;
+      try {
+        loadConfig({ HOST: host });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([expect.stringMatching(new RegExp(`^HOST: ${host.replace(/\./g, "\\.")} is reachable from other machines`))]);
+      expect((error as ConfigError).message).toMatch(/AGENT_HQ_REGISTRATION_KEY/);
+      expect((error as ConfigError).message).toMatch(/ALLOW_OPEN_REGISTRATION=true/);
+    }
+    expect(loadConfig({ HOST: "0.0.0.0", AGENT_HQ_REGISTRATION_KEY: "a-long-key" })).toMatchObject({ HOST: "0.0.0.0", ALLOW_OPEN_REGISTRATION: false });
+    expect(loadConfig({ HOST: "0.0.0.0", ALLOW_OPEN_REGISTRATION: "true" })).toMatchObject({ HOST: "0.0.0.0", ALLOW_OPEN_REGISTRATION: true });
+    expect(() => loadConfig({ HOST: "0.0.0.0", ALLOW_OPEN_REGISTRATION: "false" })).toThrow(ConfigError);
+    expect(loadConfig({ HOST: "localhost" }).HOST).toBe("localhost");
   });
 
   it("treats empty values as unset", () => {
