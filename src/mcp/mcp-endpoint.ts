@@ -19,6 +19,7 @@ import { bearerToken } from "../modules/agents/token.js";
 import { unstorableText } from "../validation.js";
 import type { Services } from "../services.js";
 import type { Tool, ToolContext } from "./tool.js";
+import { claimTools } from "./tools/claims.js";
 import { contextTools } from "./tools/context.js";
 import { eventTools } from "./tools/events.js";
 import { knowledgeTools } from "./tools/knowledge.js";
@@ -31,7 +32,7 @@ export const MCP_PATH = "/mcp";
 /** A tool call costs what a mutation field costs on the GraphQL side. */
 export const TOOL_CALL_COST = 5;
 
-export const TOOLS: Tool[] = [...eventTools, ...teamTools, ...taskTools, ...messageTools, ...contextTools, ...knowledgeTools];
+export const TOOLS: Tool[] = [...eventTools, ...teamTools, ...taskTools, ...claimTools, ...messageTools, ...contextTools, ...knowledgeTools];
 
 /**
  * The tool sets a client picks with `/mcp?tools=<set>` (or the header `x-agent-hq-tools`), so

@@ -132,3 +132,6 @@ export function excerpt(text: string, max: number): string {
 }
 
 export const time = (d: Date) => d.toISOString();
+
+/** A task as answers name it: its ID, board number and title. */
+export const taskData = ({ id, number, title }: { id: string; number: number; title: string }) => ({ id, number, title });
