@@ -26,6 +26,7 @@ import { useCachedReads } from "./graphql/response-cache.js";
 import { schema } from "./graphql/schema.js";
 import { unavailableFrom, type Database } from "./infra/db.js";
 import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
+import { consoleHandler } from "./http/console.js";
 import { createMcpHandler, isMcpPath } from "./mcp/mcp-endpoint.js";
 import type { Viewer } from "./modules/agents/agents.service.js";
 import { bearerToken } from "./modules/agents/token.js";
@@ -188,6 +189,8 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
 
   const mcp = createMcpHandler({ services, authenticate: (token) => services.agents.authenticate(token), rateLimiter: agentLimits, addressLimiter: ipLimits, logger, allowedOrigins: config.MCP_ALLOWED_ORIGINS });
 
+  const serveConsole = consoleHandler(config.GRAPHQL_PATH);
+
   // Requests in flight, so a shutdown can wait for them.
   const inFlight = new Set<ServerResponse>();
   // Set when a shutdown begins: from then on every request is answered 503.
@@ -210,6 +213,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
       if (refusal) return refuse(req, res, refusal);
       requestIds.set(req, requestId);
       if (isMcpPath(req.url)) return void mcp(req, res);
+      if (serveConsole(req, res)) return;
       void yoga.requestListener(req, res);
     },
   );
