@@ -123,13 +123,13 @@ function Shell({ me, onSignOut }: { me: { id: string; name: string }; onSignOut:
         </button>
       </header>
       <main>
-        {live ? (
+        {!teamId ? (
+          <TeamsView />
+        ) : live?.teamId === teamId ? (
           <TeamContext.Provider value={live}>
             <TeamPage live={live} tab={tab} rest={parts.slice(3)} me={me} />
           </TeamContext.Provider>
-        ) : (
-          <TeamsView />
-        )}
+        ) : null}
       </main>
     </div>
   );

@@ -14,22 +14,23 @@ export type FetchAfter<R> = (after: number, first: number) => Promise<Page<R>>;
 const PAGE = 100;
 
 /**
- * The newest rows (1 to 100 of them; none when the journal is empty) and so the latest
- * cursor: a search for an `after` whose page is non-empty and the last one.
+ * Where the journal ends: a search, reading cursors only, for an `after` whose page is
+ * non-empty and the last one. Answers that `after` (read it to get the newest rows, at
+ * most 100) and the latest cursor; null when the journal is empty.
  */
-export async function findTail<R extends { cursor: number }>(fetch: FetchAfter<R>): Promise<R[]> {
+export async function findTail(probe: FetchAfter<{ cursor: number }>): Promise<{ after: number; latest: number } | null> {
   let lo = 0; // rows exist after lo
   let hi: number | null = null; // no row after hi
   let step = 1024;
   let x = 0;
   for (;;) {
-    const page = await fetch(x, PAGE);
+    const page = await probe(x, PAGE);
     const last = page.rows.at(-1);
     if (!last) {
-      if (x === 0) return [];
+      if (x === 0) return null;
       hi = x;
     } else if (!page.hasNextPage) {
-      return page.rows;
+      return { after: x, latest: last.cursor };
     } else {
       lo = last.cursor;
       step *= 2;

@@ -130,6 +130,25 @@ export const JournalPage = graphql(
   [EventBits],
 );
 
+/** Cursors only: what the search for the journal's newest rows reads. */
+export const JournalCursors = graphql(`
+  query JournalCursors($teamId: ID!, $after: String, $first: Int!) {
+    team(id: $teamId) {
+      id
+      journal(after: $after, first: $first) {
+        edges {
+          node {
+            cursor
+          }
+        }
+        pageInfo {
+          hasNextPage
+        }
+      }
+    }
+  }
+`);
+
 export const TeamEvents = graphql(
   `
     subscription TeamEvents($teamId: ID!, $after: Int) {

@@ -8,7 +8,7 @@
 import { journalCursor } from "./auth";
 import { run, streamEvents, type Api } from "./client";
 import { findTail, pageBefore, type FetchAfter } from "./journal-paging";
-import { BoardPage, JournalPage, OneCard, TeamEvents, TeamInfo, type Card, type JournalRow, type TeamInfoData } from "./operations";
+import { BoardPage, JournalCursors, JournalPage, OneCard, TeamEvents, TeamInfo, type Card, type JournalRow, type TeamInfoData } from "./operations";
 import { Cell } from "./store";
 import type { ResultOf } from "./graphql";
 
@@ -37,9 +37,11 @@ export class TeamLive {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private staleTasks = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private infoTimer: ReturnType<typeof setTimeout> | null = null;
   private refreshing = false;
   private stop: (() => void) | null = null;
   private disposed = false;
+  private journalLoaded = false;
 
   constructor(
     private readonly api: Api,
@@ -51,41 +53,50 @@ export class TeamLive {
     return { rows: data.team.journal.edges.map((e) => e.node), hasNextPage: data.team.journal.pageInfo.hasNextPage };
   };
 
+  private readCursors: FetchAfter<{ cursor: number }> = async (after, first) => {
+    const data = await run(this.api, JournalCursors, { teamId: this.teamId, after: String(after), first });
+    return { rows: data.team.journal.edges.map((e) => e.node), hasNextPage: data.team.journal.pageInfo.hasNextPage };
+  };
+
   async start(): Promise<void> {
     void this.loadInfo().catch((e: unknown) => this.failure.set(String((e as Error).message)));
     try {
+      // The cursor the stream starts after: the last one shown before a reload, else the
+      // journal's latest. Everything after it arrives as events.
       const shown = journalCursor.get(this.teamId);
-      let rows: JournalRow[];
-      let atStart = false;
-      let after: number;
-      if (shown !== null) {
-        ({ rows, atStart } = await pageBefore(this.readJournal, shown + 1, 50));
-        after = shown;
-      } else {
-        rows = await findTail(this.readJournal);
-        after = rows.at(-1)?.cursor ?? 0;
-        if (rows.length < 50) {
-          const older = await pageBefore(this.readJournal, rows[0]?.cursor ?? after + 1, 50 - rows.length);
-          rows = [...older.rows, ...rows];
-          atStart = older.atStart;
-        }
-      }
+      const tail = shown === null ? await findTail(this.readCursors) : null;
+      const after = shown ?? tail?.latest ?? 0;
       if (this.disposed) return;
-      this.journal.set({ rows, atStart, loadingOlder: false });
       this.stop = streamEvents(this.api, TeamEvents, { teamId: this.teamId }, after, (d) => d.teamEvents, {
         onEvent: (row) => this.take(row),
         onFailed: (message) => this.failure.set(message),
       });
-      await this.loadTasks();
+      await Promise.all([this.loadTasks(), this.loadJournal(after, tail?.after ?? null)]);
     } catch (error) {
       this.failure.set((error as Error).message);
     }
   }
 
+  /** The rows up to `upTo` (50 or more of them); events wait until they are in. */
+  private async loadJournal(upTo: number, tailAfter: number | null): Promise<void> {
+    let rows: JournalRow[] = [];
+    if (tailAfter !== null) rows = (await this.readJournal(tailAfter, 100)).rows.filter((r) => r.cursor <= upTo);
+    let atStart = false;
+    if (rows.length < 50) {
+      const older = await pageBefore(this.readJournal, rows[0]?.cursor ?? upTo + 1, 50 - rows.length);
+      rows = [...older.rows, ...rows];
+      atStart = older.atStart;
+    }
+    if (this.disposed) return;
+    this.journal.set({ rows, atStart, loadingOlder: false });
+    this.journalLoaded = true;
+    this.flush();
+  }
+
   dispose(): void {
     this.disposed = true;
     this.stop?.();
-    for (const timer of [this.flushTimer, this.refreshTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.flushTimer, this.refreshTimer, this.infoTimer]) if (timer) clearTimeout(timer);
   }
 
   /** Called with every new event (after it is in the journal). */
@@ -143,7 +154,10 @@ export class TeamLive {
       this.staleTasks.add(row.subjectId);
       this.scheduleRefresh();
     }
-    if (row.kind.startsWith("team.")) void this.loadInfo().catch(() => {});
+    if (row.kind.startsWith("team.")) this.infoTimer ??= setTimeout(() => {
+      this.infoTimer = null;
+      void this.loadInfo().catch(() => {});
+    }, 100);
     if (row.kind.startsWith("message.") || row.kind.startsWith("topic.")) bump(this.changed.messages);
     if (row.kind.startsWith("context.")) bump(this.changed.context);
     if (row.kind.startsWith("knowledge.")) bump(this.changed.knowledge);
@@ -151,6 +165,7 @@ export class TeamLive {
 
   private flush(): void {
     this.flushTimer = null;
+    if (!this.journalLoaded) return;
     const rows = this.incoming;
     this.incoming = [];
     const last = rows.at(-1);
