@@ -24,6 +24,8 @@ const RELOAD_OVER = 40;
 
 export class TeamLive {
   readonly info = new Cell<TeamInfoData | null>(null);
+  /** Member names by agent ID. */
+  readonly names = new Cell<ReadonlyMap<string, string>>(new Map());
   readonly journal = new Cell<JournalState>({ rows: [], atStart: false, loadingOlder: false });
   readonly tasks = new Cell<ReadonlyMap<string, Card>>(new Map());
   readonly tasksLoaded = new Cell(false);
@@ -122,7 +124,9 @@ export class TeamLive {
 
   async loadInfo(): Promise<void> {
     const data = await run(this.api, TeamInfo, { id: this.teamId });
-    if (!this.disposed) this.info.set(data.team);
+    if (this.disposed) return;
+    this.info.set(data.team);
+    this.names.set(new Map(data.team.members.map((m) => [m.agent.id, m.agent.name])));
   }
 
   private async loadTasks(): Promise<void> {

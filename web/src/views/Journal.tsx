@@ -9,8 +9,9 @@ const ROW = 30;
 /** Payload fields shown in a task event's summary line. */
 const TASK_FIELDS = new Set(["number", "title"]);
 
-function summary(row: JournalRow): string {
-  const p = row.payload;
+function summary(row: JournalRow, names: ReadonlyMap<string, string>): string {
+  // IDs of members read better as their names.
+  const p = Object.fromEntries(Object.entries(row.payload).map(([k, v]) => [k, typeof v === "string" && k.endsWith("Id") && names.has(v) ? names.get(v) : v]));
   const rest = Object.fromEntries(Object.entries(p).filter(([k]) => !(row.subjectType === "Task" && (TASK_FIELDS.has(k) || k === "status" || k === "teamId"))));
   const head = row.subjectType === "Task" && typeof p.number === "number" ? `#${p.number} ${typeof p.title === "string" ? p.title : ""}` : "";
   const tail = Object.keys(rest).length ? JSON.stringify(rest) : "";
@@ -21,11 +22,12 @@ function summary(row: JournalRow): string {
 /** One journal row as a line of text. */
 export function EventLine({ row }: { row: JournalRow }) {
   const kind = kindOf(row.actor);
+  const names = useCell(useTeam().names);
   return (
     <span className="event" data-cursor={row.cursor}>
       <span className="cursor">{row.cursor}</span> <time dateTime={row.createdAt}>{new Date(row.createdAt).toLocaleTimeString()}</time>{" "}
       <span className="actor">{row.actor?.name ?? "server"}</span>
-      {kind && <span className="tag">{kind}</span>} <span className="kind">{row.kind}</span> <span className="summary">{summary(row)}</span>
+      {kind && <span className="tag">{kind}</span>} <span className="kind">{row.kind}</span> <span className="summary">{summary(row, names)}</span>
     </span>
   );
 }

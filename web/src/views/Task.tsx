@@ -68,7 +68,7 @@ export function TaskView({ number }: { number: number }) {
         <div className="facts">
           <span className={`status status-${task.status.toLowerCase()}`}>{task.status.toLowerCase().replace("_", " ")}</span>
           <span className={`prio prio-${task.priority.toLowerCase()}`}>{task.priority.toLowerCase()}</span>
-          <span>{task.readiness.reason}</span>
+          {task.readiness.state !== "CLAIMED" && <span>{task.readiness.reason}</span>}
           {task.assignee && <span>assigned to {task.assignee.name}</span>}
           {task.holder && task.readiness.state === "CLAIMED" && (
             <span>
