@@ -9,6 +9,7 @@ import { RateLimiter } from "./graphql/rate-limit.js";
 import { createGraphQLServer } from "./graphql/yoga.js";
 import type { Database } from "./infra/db.js";
 import type { AnnouncementBus, SharedCounter } from "./infra/pubsub.js";
+import { consoleHandler } from "./http/console.js";
 import { createMcpHandler } from "./mcp/mcp-endpoint.js";
 import { attachGraphqlWs, type GraphqlWs } from "./server/graphql-ws.js";
 import { createHttpFront, requestIdOf } from "./server/http-front.js";
@@ -49,7 +50,7 @@ export function createApp({ config, db, bus, logger, sharedCounter }: AppDeps): 
 
   const yoga = createGraphQLServer({ config, db, services, logger, registry, metrics, limits, requestIdOf });
   const mcp = createMcpHandler({ services, authenticate: (token) => services.agents.authenticate(token), rateLimiter: limits.agents, addressLimiter: limits.ips, logger, allowedOrigins: config.MCP_ALLOWED_ORIGINS });
-  const front = createHttpFront(config, { graphql: yoga.requestListener, mcp });
+  const front = createHttpFront(config, { graphql: yoga.requestListener, mcp, console: consoleHandler(config.GRAPHQL_PATH) });
   ws = attachGraphqlWs({ server: front.server, path: config.GRAPHQL_PATH, yoga, services, draining: front.draining, onBadToken: () => metrics.refused("bad_token") });
 
   const running = {

@@ -61,7 +61,7 @@ function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): vo
   req.resume();
 }
 
-export function createHttpFront(config: Config, handlers: { graphql: Handler; mcp: Handler }): HttpFront {
+export function createHttpFront(config: Config, handlers: { graphql: Handler; mcp: Handler; console: (req: IncomingMessage, res: ServerResponse) => boolean }): HttpFront {
   const inFlight = new Set<ServerResponse>();
   let draining = false;
   const server = createServer(
@@ -81,7 +81,10 @@ export function createHttpFront(config: Config, handlers: { graphql: Handler; mc
       const refusal = draining ? shuttingDown : requestRefusal(req);
       if (refusal) return refuse(req, res, refusal);
       requestIds.set(req, requestId);
-      void (isMcpPath(req.url) ? handlers.mcp : handlers.graphql)(req, res);
+      if (isMcpPath(req.url)) return void handlers.mcp(req, res);
+      // The console's pages and assets; everything else is the API's.
+      if (handlers.console(req, res)) return;
+      void handlers.graphql(req, res);
     },
   );
   // Node's own answer to an Expect other than 100-continue is an empty 417.
