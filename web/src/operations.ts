@@ -5,6 +5,7 @@ export const AgentBits = graphql(`
   fragment AgentBits on Agent {
     id
     name
+    kind
   }
 `);
 
@@ -111,7 +112,7 @@ export type JournalRow = ResultOf<typeof EventBits>;
 
 export const JournalPage = graphql(
   `
-    query JournalPage($teamId: ID!, $after: String, $first: Int!, $kinds: [String!]) {
+    query JournalPage($teamId: ID!, $after: Int, $first: Int!, $kinds: [String!]) {
       team(id: $teamId) {
         id
         journal(after: $after, first: $first, kinds: $kinds) {
@@ -132,7 +133,7 @@ export const JournalPage = graphql(
 
 /** Cursors only: what the search for the journal's newest rows reads. */
 export const JournalCursors = graphql(`
-  query JournalCursors($teamId: ID!, $after: String, $first: Int!) {
+  query JournalCursors($teamId: ID!, $after: Int, $first: Int!) {
     team(id: $teamId) {
       id
       journal(after: $after, first: $first) {

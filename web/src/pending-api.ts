@@ -1,19 +1,23 @@
-// What the console is ready for and the API does not offer yet (issue 19). Each is off
-// until the schema has it; then its operation goes here and the UI shows it.
-import type { Api } from "./client";
+// Operations the console's pages call that need a role or a kind: a lead taking back a
+// claim, and whether a principal is a human.
+import { graphql } from "./graphql";
+import { run, type Api } from "./client";
+
+const TakeBackClaim = graphql(`
+  mutation TakeBackClaim($id: ID!) {
+    takeBackClaim(id: $id) {
+      id
+    }
+  }
+`);
 
 /**
- * A team lead takes back a claim held by an agent that went silent. When the schema has
- * `takeBackClaim(taskId: ID!)`, write the mutation with `graphql()` and return
- * `(api, taskId) => run(api, TakeBackClaim, { taskId }, true)`; the task page then shows
- * a "Take back" button to the team's lead while someone holds the task.
+ * A team lead takes back a claim held by an agent that went silent: the task page shows a
+ * "Take back" button to the team's lead while someone holds the task.
  */
-export const takeBackClaim: ((api: Api, taskId: string) => Promise<unknown>) | null = null;
+export const takeBackClaim: ((api: Api, taskId: string) => Promise<unknown>) | null = (api, taskId) => run(api, TakeBackClaim, { id: taskId }, true);
 
-/**
- * An agent's kind (human or agent). When `Agent.kind` exists, add `kind` to the AgentBits
- * fragment (operations.ts): every name shown with KindBadge then says who is a human.
- */
+/** An agent's kind ("human" or "agent"), from the AgentBits fragment. */
 export function kindOf(agent: object | null | undefined): string | null {
   const kind = (agent as { kind?: unknown } | null | undefined)?.kind;
   return typeof kind === "string" ? kind.toLowerCase() : null;

@@ -51,12 +51,12 @@ export class TeamLive {
   ) {}
 
   private readJournal: FetchAfter<JournalRow> = async (after, first) => {
-    const data = await run(this.api, JournalPage, { teamId: this.teamId, after: String(after), first });
+    const data = await run(this.api, JournalPage, { teamId: this.teamId, after, first });
     return { rows: data.team.journal.edges.map((e) => e.node), hasNextPage: data.team.journal.pageInfo.hasNextPage };
   };
 
   private readCursors: FetchAfter<{ cursor: number }> = async (after, first) => {
-    const data = await run(this.api, JournalCursors, { teamId: this.teamId, after: String(after), first });
+    const data = await run(this.api, JournalCursors, { teamId: this.teamId, after, first });
     return { rows: data.team.journal.edges.map((e) => e.node), hasNextPage: data.team.journal.pageInfo.hasNextPage };
   };
 
