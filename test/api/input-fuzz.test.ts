@@ -290,6 +290,7 @@ interface Own {
   renewableToken: number;
   releasable: string;
   releasableToken: number;
+  takeBackable: string;
   cancellable: string;
   claimable: string;
   knowledge: string;
@@ -429,11 +430,13 @@ beforeAll(async () => {
   const blocked = await task("blocked", { blockedBy: [blocker] });
   const renewable = await task("renewable");
   const releasable = await task("releasable");
+  const takeBackable = await task("taken back");
   const cancellable = await task("cancellable");
   const claimable = await task("claimable");
   await task("in the milestone", { milestoneId: milestone });
   const renewableToken = await claim(renewable);
   const releasableToken = await claim(releasable);
+  await claim(takeBackable);
   const note = async (title: string) =>
     (await me.ok(`mutation($t: ID!, $input: AddKnowledgeInput!) { addKnowledge(teamId: $t, input: $input) { id } }`, { t: team, input: { title, body: "what we learned" } }))
       .addKnowledge.id as string;
@@ -457,6 +460,7 @@ beforeAll(async () => {
     renewableToken,
     releasable,
     releasableToken,
+    takeBackable,
     cancellable,
     claimable,
     knowledge,
@@ -495,6 +499,7 @@ const validMutations: Record<string, () => Record<string, unknown>> = {
   publish: () => ({ teamId: own.team, topic: "news.daily", message: { body: "evening" } }),
   registerAgent: () => ({ input: { name: "probe-fresh", registrationKey: REGISTRATION_KEY } }),
   releaseTask: () => ({ id: own.releasable, claimToken: own.releasableToken }),
+  takeBackClaim: () => ({ id: own.takeBackable }),
   removeTaskDependency: () => ({ id: own.blocked, blockedById: own.blocker }),
   removeTeamMember: () => ({ teamId: own.team, agentId: extra.id }),
   renewClaim: () => ({ id: own.renewable, claimToken: own.renewableToken }),
