@@ -16,6 +16,7 @@ import { bearerToken } from "../modules/agents/token.js";
 import type { Services } from "../services.js";
 import type { Context } from "./context.js";
 import { maskError, toGraphQLError, useRequestIdOnErrors } from "./errors.js";
+import { graphiqlPage, useGraphiQLAssets } from "./graphiql.js";
 import { exampleOperations } from "./graphiql-tab.js";
 import { useJsonRefusals } from "./http-refusals.js";
 import { armorPlugins } from "./limits.js";
@@ -77,6 +78,7 @@ export function createGraphQLServer(deps: YogaDeps) {
     // tenth of a cheap request's CPU).
     maxRequestBodySize: false,
     graphiql: config.INTROSPECTION ? { title: "agent-hq", defaultQuery: exampleOperations } : false,
+    renderGraphiQL: graphiqlPage(config.GRAPHQL_PATH),
     logging: logger,
     maskedErrors: {
       maskError: (error, message) =>
@@ -122,6 +124,7 @@ function viewerLookup({ services, limits, metrics }: YogaDeps) {
 function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps) {
   return [
     useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() }),
+    ...(config.INTROSPECTION ? [useGraphiQLAssets(config.GRAPHQL_PATH)] : []),
     // Serves our registry. Yoga's own per-request series are all off: together they cost
     // about a fifth of a cheap request's CPU (measured), and our operation counter and
     // duration histogram (observability.ts) answer the same questions.
