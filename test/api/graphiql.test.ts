@@ -52,6 +52,10 @@ describe("GraphiQL's assets", () => {
     expect(gzip.headers.get("content-encoding")).toBe("gzip");
     expect(Number(gzip.headers.get("content-length"))).toBeLessThan(2_000_000);
     await gzip.arrayBuffer();
+    // A client that takes no compression gets the file as it is.
+    const plain = await fetch(`${instance.base}${script}`, { headers: { "accept-encoding": "identity" } });
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect((await plain.arrayBuffer()).byteLength).toBe(Number(plain.headers.get("content-length")));
     const again = await fetch(`${instance.base}${script}`, { headers: { "if-none-match": etag } });
     expect(again.status).toBe(304);
     expect(await fetch(`${instance.base}/graphql/graphiql/nothing.js`).then((r) => r.status)).toBe(404);
