@@ -15,7 +15,7 @@ import type { Viewer } from "../modules/agents/agents.service.js";
 import { bearerToken } from "../modules/agents/token.js";
 import type { Services } from "../services.js";
 import type { Context } from "./context.js";
-import { maskError, toGraphQLError, useRequestIdOnErrors } from "./errors.js";
+import { maskError, toGraphQLError, useRequestIdOnErrors, yogaLogger } from "./errors.js";
 import { graphiqlPage, useGraphiQLAssets } from "./graphiql.js";
 import { exampleOperations } from "./graphiql-tab.js";
 import { useJsonRefusals } from "./http-refusals.js";
@@ -79,7 +79,7 @@ export function createGraphQLServer(deps: YogaDeps) {
     maxRequestBodySize: false,
     graphiql: config.INTROSPECTION ? { title: "agent-hq", defaultQuery: exampleOperations } : false,
     renderGraphiQL: graphiqlPage(config.GRAPHQL_PATH),
-    logging: logger,
+    logging: yogaLogger(logger),
     maskedErrors: {
       maskError: (error, message) =>
         maskError(error, message, (unexpected, requestId) => logger.error({ err: unexpected, requestId }, "unexpected error")),
