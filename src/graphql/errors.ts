@@ -1,7 +1,8 @@
 // The one place domain errors become GraphQL errors. A domain error keeps its message
 // and gets `extensions.code`; anything unexpected is masked and logged with the request id.
 import { GraphQLError, Kind, type ASTNode, type ExecutionResult } from "graphql";
-import type { Plugin } from "graphql-yoga";
+import type { Plugin, YogaLogger } from "graphql-yoga";
+import type { Logger } from "pino";
 import { AppError, RateLimitedError, type ErrorCode } from "../errors.js";
 import { unavailableFrom } from "../infra/db.js";
 import type { Context } from "./context.js";
@@ -58,10 +59,50 @@ const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
   e instanceof Error && (e.name === "GraphQLError" || e instanceof GraphQLError);
 
 /**
+ * What maskError made of each error: the refusal the client was given, or "logged" for an
+ * unexpected error it has handed to onUnexpected. Yoga logs every error its masking
+ * replaced at error level with its stack; yogaLogger reads this to log it as it deserves.
+ */
+const masked = new WeakMap<object, GraphQLErrorLike | "logged">();
+
+/**
  * Yoga's `maskError`: domain errors pass with their code, the rest are masked and
  * handed to `onUnexpected` with the request id the client is told.
  */
 export function maskError(error: unknown, message: string, onUnexpected: (error: unknown, requestId: string) => void): Error {
+  let unexpected = false;
+  const answer = masking(error, message, (e, requestId) => {
+    unexpected = true;
+    onUnexpected(e, requestId);
+  });
+  if (typeof error === "object" && error !== null) masked.set(error, unexpected ? "logged" : answer);
+  return answer;
+}
+
+/**
+ * Yoga's logger: pino, except for the errors Yoga logs after masking them. An operator's
+ * error log holds only what needs a person: a refusal (the client's to fix, answered with
+ * its code) is a debug line without a stack, and an unexpected error is logged once, by
+ * maskError's onUnexpected, with its stack and request id.
+ */
+export function yogaLogger(logger: Logger): YogaLogger {
+  const log = (level: "debug" | "info" | "warn" | "error") => (...args: unknown[]) => (logger[level] as (...a: unknown[]) => void)(...args);
+  const error = log("error");
+  return {
+    debug: log("debug"),
+    info: log("info"),
+    warn: log("warn"),
+    error: (...args: unknown[]) => {
+      const [first] = args;
+      const answer = typeof first === "object" && first !== null ? masked.get(first) : undefined;
+      if (answer === undefined) return error(...args);
+      if (answer === "logged") return;
+      logger.debug({ requestId: requestIdOfError.get(first as object), code: answer.extensions?.code, path: answer.path }, `refused: ${answer.message}`);
+    },
+  };
+}
+
+function masking(error: unknown, message: string, onUnexpected: (error: unknown, requestId: string) => void): Error {
   const path = isGraphQLError(error) ? error.path : undefined;
   const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
   // A domain error keeps its code, also where it carries no path (a live stream ended by one).

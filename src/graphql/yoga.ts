@@ -15,7 +15,9 @@ import type { Viewer } from "../modules/agents/agents.service.js";
 import { bearerToken } from "../modules/agents/token.js";
 import type { Services } from "../services.js";
 import type { Context } from "./context.js";
-import { maskError, toGraphQLError, useRequestIdOnErrors } from "./errors.js";
+import { maskError, toGraphQLError, useRequestIdOnErrors, yogaLogger } from "./errors.js";
+import { graphiqlPage, useGraphiQLAssets } from "./graphiql.js";
+import { useGraphQLSSEProtocol } from "./graphql-sse.js";
 import { exampleOperations } from "./graphiql-tab.js";
 import { useJsonRefusals } from "./http-refusals.js";
 import { armorPlugins } from "./limits.js";
@@ -66,6 +68,8 @@ export type GraphQLServer = ReturnType<typeof createGraphQLServer>;
 export function createGraphQLServer(deps: YogaDeps) {
   const { config, db, services, logger } = deps;
   const viewerFor = viewerLookup(deps);
+  const mask = (error: unknown, message: string) =>
+    maskError(error, message, (unexpected, requestId) => logger.error({ err: unexpected, requestId }, "unexpected error"));
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: config.GRAPHQL_PATH,
@@ -77,11 +81,9 @@ export function createGraphQLServer(deps: YogaDeps) {
     // tenth of a cheap request's CPU).
     maxRequestBodySize: false,
     graphiql: config.INTROSPECTION ? { title: "agent-hq", defaultQuery: exampleOperations } : false,
-    logging: logger,
-    maskedErrors: {
-      maskError: (error, message) =>
-        maskError(error, message, (unexpected, requestId) => logger.error({ err: unexpected, requestId }, "unexpected error")),
-    },
+    renderGraphiQL: graphiqlPage(config.GRAPHQL_PATH),
+    logging: yogaLogger(logger),
+    maskedErrors: { maskError: mask },
     context: async ({ request, req, connectionParams, requestId }) => {
       const ip = req?.socket.remoteAddress ?? "unknown";
       const token = request
@@ -95,7 +97,7 @@ export function createGraphQLServer(deps: YogaDeps) {
         reader: db.reader,
       };
     },
-    plugins: pluginsOf(deps),
+    plugins: pluginsOf(deps, mask),
   });
 }
 
@@ -119,9 +121,11 @@ function viewerLookup({ services, limits, metrics }: YogaDeps) {
   };
 }
 
-function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps) {
+function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps, mask: (error: unknown, message: string) => Error) {
   return [
     useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() }),
+    ...(config.INTROSPECTION ? [useGraphiQLAssets(config.GRAPHQL_PATH)] : []),
+    useGraphQLSSEProtocol(config.GRAPHQL_PATH, (error) => mask(error, "Unexpected error.")),
     // Serves our registry. Yoga's own per-request series are all off: together they cost
     // about a fifth of a cheap request's CPU (measured), and our operation counter and
     // duration histogram (observability.ts) answer the same questions.
