@@ -4,10 +4,10 @@
 // operation on its own (POST): that needs a path of its own. Each operation runs through
 // the same context (the bearer token of its POST) and plugins as any other.
 //
-// This is @graphql-yoga/plugin-graphql-sse's code with one thing changed: an answer with
-// errors and no data (a validation error, a refusal such as UNAUTHENTICATED) is sent as a
-// JSON error response with its status and codes. graphql-sse takes such an answer for
-// execution arguments, and the plugin answered every one 400 "Unable to detect operation AST".
+// Not @graphql-yoga/plugin-graphql-sse, which does the same on graphql-sse's handler but
+// answers every refusal (a validation error, UNAUTHENTICATED) 400 "Unable to detect
+// operation AST": graphql-sse takes an answer with errors and no data for execution
+// arguments. Here such an answer is a JSON error response with its status and codes.
 import { STATUS_CODES } from "node:http";
 import { getOperationAST, type ExecutionArgs, type ExecutionResult, type GraphQLError } from "graphql";
 import type { Response as SseResponse } from "graphql-sse";
