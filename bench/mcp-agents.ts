@@ -285,6 +285,8 @@ async function researchPipeline(server: RunningServer): Promise<StoryResult> {
     await analyst.ok("recall", { key: "findings.acme" });
     // The analyst asks; the researcher, waiting, hears the question and replies in its thread.
     const asked = analyst.ok("ask", { to: researcher.name, question: "Does Globex publish its prices?", timeout_seconds: 60 });
+    // Awaited below; a failure meanwhile must not crash the run before its servers are stopped.
+    asked.catch(() => {});
     const question = await researcher.ok("await_events", { after: researcherFrom, timeout_seconds: 30 });
     const questionId = (question.data.events as { kind: string; subjectId: string }[]).find((e) => e.kind === "message.received")?.subjectId;
     if (!questionId) throw new Error(`the researcher's wait brought no question: ${question.text}`);
@@ -371,6 +373,7 @@ async function wakeUps(label: string, senderServer: RunningServer, waiterServer:
         arrived = performance.now();
         return answer;
       });
+      pending.catch(() => {}); // awaited below, after the send
       await sleep(WAIT_HELD_MS + Math.random() * spreadMs);
       const sentAt = performance.now();
       const { sendMessage } = await ok(senderServer.url, SEND, { to: [waiterAgent.name], m: { body: `wake up ${i}` } }, lead.token);

@@ -744,6 +744,13 @@ process.once("SIGINT", () => {
   cleanup();
   process.exit(130);
 });
+// A promise that failed unobserved would end the process without stopping its servers (they run
+// detached, in their own process groups): stop them first.
+process.once("unhandledRejection", (error) => {
+  console.error(error);
+  cleanup();
+  process.exit(1);
+});
 process.once("SIGTERM", () => {
   cleanup();
   process.exit(143);
