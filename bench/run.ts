@@ -18,7 +18,9 @@ import { startPostgresCluster, type PostgresCluster } from "../test/helpers/post
 import type { CannonResult } from "./load-worker.js";
 import { createTasks, createTeam, metrics, ok, registerAgents, type Agent, type TaskSpec } from "./lib/gql.js";
 import { LoadGenerator } from "./lib/load.js";
+import { mcpAgents } from "./mcp-agents.js";
 import { cleanEnv, commandLine, killAllChildren, pinningAvailable, processTree, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./lib/proc.js";
+import type { Row } from "./lib/report.js";
 import { seedTasks, type SeedTask } from "./lib/seed.js";
 import { BARE_YOGA, npmStart, startAgentHq, startBareYoga, LOAD_CORE, type RunningServer } from "./lib/server.js";
 import { median } from "./lib/stats.js";
@@ -84,20 +86,6 @@ const wanted = (section: string) => !only || only.includes(section);
 
 // ---------------------------------------------------------------------------------
 // Results
-
-interface Row {
-  /** The issue's item (1–7). */
-  item: string;
-  figure: string;
-  value: number | null;
-  unit: string;
-  target?: string;
-  /** A ratio against the baseline named in `ratioOf`. */
-  ratio?: number | null;
-  ratioOf?: string;
-  pass?: boolean | null;
-  note?: string;
-}
 
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
@@ -704,6 +692,7 @@ async function main(): Promise<void> {
     if (wanted("fanout")) await timed("fanout", () => fanout(load));
     if (wanted("cold")) await timed("cold", () => coldStarts());
     if (wanted("growth")) await timed("growth", () => growth(load));
+    if (wanted("mcp")) await timed("mcp", () => mcpAgents({ quick, row, freshDatabaseUrl, notes, raw }));
   } finally {
     await load.stop();
   }
@@ -754,6 +743,13 @@ function cleanup() {
 process.once("SIGINT", () => {
   cleanup();
   process.exit(130);
+});
+// A promise that failed unobserved would end the process without stopping its servers (they run
+// detached, in their own process groups): stop them first.
+process.once("unhandledRejection", (error) => {
+  console.error(error);
+  cleanup();
+  process.exit(1);
 });
 process.once("SIGTERM", () => {
   cleanup();
