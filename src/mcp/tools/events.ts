@@ -37,7 +37,8 @@ export const eventTools = [
       const names = await agentNames(ctx, result.events.map((e) => e.actorId));
       const lines = result.events.map((e) => {
         const by = e.actorId ? ` by ${names.get(e.actorId) ?? "?"}` : "";
-        const payload = JSON.stringify(e.payload);
+        // IDs stay in the structured content: tools name tasks by number and agents by name.
+        const payload = JSON.stringify(Object.fromEntries(Object.entries(e.payload as Record<string, unknown>).filter(([key]) => !key.endsWith("Id"))));
         return `[${e.id}] ${e.kind}${by}: ${payload.length > PAYLOAD_CHARS ? `${payload.slice(0, PAYLOAD_CHARS)}…` : payload}`;
       });
       lines.push(result.events.length === 0 ? `Nothing yet; cursor ${result.cursor}: call again with after: ${result.cursor}.` : `cursor ${result.cursor}: pass after: ${result.cursor} to wait for what comes next.`);
