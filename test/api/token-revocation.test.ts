@@ -4,7 +4,7 @@
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTeam, registerAgent, type GqlResult, type TestAgent } from "../helpers/client.js";
+import { createTeam, registerAgent, subscribe, type GqlResult, type TestAgent } from "../helpers/client.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
 let server: TestServer;
@@ -68,34 +68,17 @@ function watchWs(target: TestServer, token: string, teamId: string): Watched {
 }
 
 function watchSse(target: TestServer, token: string, teamId: string): Watched {
+  const sub = subscribe("sse", target, token, TEAM_EVENTS, { t: teamId });
   const events: GqlResult[] = [];
-  const abort = new AbortController();
   const ended = (async () => {
-    const response = await fetch(target.url, {
-      method: "POST",
-      signal: abort.signal,
-      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: TEAM_EVENTS, variables: { t: teamId } }),
-    });
-    const decoder = new TextDecoder();
-    let buffer = "";
-    let errors = null;
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const message = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = message.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
-        if (!data) continue;
-        const result = JSON.parse(data) as GqlResult;
-        if (result.errors) errors = result.errors;
-        else events.push(result);
-      }
+    for (;;) {
+      const result = await sub.next(60_000).catch(() => null);
+      if (!result) return { errors: null };
+      if (result.errors) return { errors: result.errors };
+      events.push(result);
     }
-    return { errors };
   })();
-  return { events, ended: ended as Watched["ended"], close: async () => abort.abort() };
+  return { events, ended: ended as Watched["ended"], close: () => sub.close() };
 }
 
 const watch = { ws: watchWs, sse: watchSse };
