@@ -15,6 +15,7 @@ if (!CHROMIUM) console.log("[console] SKIPPED: no Chromium at /usr/bin/chromium 
 
 const web = join(projectRoot, "web");
 const XSS = "<img src=x onerror=window.__pwned=1>";
+const KEY = "console-test-registration-key";
 // Events are expected within a second on an idle machine; this is only the safety net.
 const LIVE_MS = 15_000;
 
@@ -72,11 +73,12 @@ describe.skipIf(!CHROMIUM)("the console in a real browser", () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    server = await startServer();
+    // The lead is a person: registered as HUMAN, which needs the server's registration key.
+    server = await startServer({ AGENT_HQ_REGISTRATION_KEY: KEY });
     origin = new URL(server.url).origin;
-    lead = await registerAgent(server, "lead");
-    worker = await registerAgent(server, "worker-1");
-    const reviewer = await registerAgent(server, "reviewer");
+    lead = await registerAgent(server, "lead", { kind: "HUMAN", registrationKey: KEY });
+    worker = await registerAgent(server, "worker-1", { registrationKey: KEY });
+    const reviewer = await registerAgent(server, "reviewer", { registrationKey: KEY });
     teamId = await createTeam(lead, "Apollo", [
       [worker, "implementer"],
       [reviewer, "reviewer"],
@@ -196,13 +198,18 @@ describe.skipIf(!CHROMIUM)("the console in a real browser", () => {
     await expect.poll(() => page.locator("[role=alert]").textContent(), { timeout: LIVE_MS }).toContain("would close a cycle");
   });
 
-  it("posts a broadcast that reaches the agents' inboxes", async () => {
+  it("posts a broadcast that reaches the agents' inboxes, marked as from a human", async () => {
+    const { awaitEvents } = await worker.ok(`{ awaitEvents(timeoutSeconds: 0) { cursor } }`);
+    const live = worker.subscribe("sse", `subscription($a: Int) { inboxEvents(after: $a) { kind actor { name kind } payload } }`, { a: awaitEvents.cursor });
     await page.click("a:has-text('Messages')");
     await page.fill("form[aria-label='Post a message'] textarea[name=body]", "Standup in five minutes");
     await page.click("form[aria-label='Post a message'] button:has-text('Send')");
     await expect
       .poll(async () => (await worker.ok(`{ inbox(first: 5) { edges { node { message { body kind sender { name } } } } } }`)).inbox.edges.map((e: any) => e.node.message), { timeout: LIVE_MS })
       .toContainEqual({ body: "Standup in five minutes", kind: "BROADCAST", sender: { name: "lead" } });
+    const event = (await live.next(LIVE_MS)).data.inboxEvents;
+    await live.close();
+    expect(event).toMatchObject({ kind: "message.received", actor: { name: "lead", kind: "HUMAN" }, payload: { body: "Standup in five minutes" } });
   });
 
   it("resumes the journal after a reload from the last cursor shown: no gap, no duplicate", async () => {
