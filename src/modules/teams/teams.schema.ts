@@ -24,7 +24,7 @@ builder.prismaObject("Team", {
     // A connection whose `after` is an event's Int cursor, as the subscriptions take it.
     journal: t.field({
       type: TeamJournalConnection,
-      description: "The team's journal, oldest first: its audit log (README: Events).",
+      description: "The team's journal, oldest first: its audit log (docs/events.md).",
       args: {
         first: t.arg.int(),
         after: t.arg.int({ description: "A journal cursor (an event's `cursor`): the events after it." }),
@@ -48,7 +48,7 @@ builder.prismaObject("TeamMember", {
 
 const CreateTeamInput = builder.inputType("CreateTeamInput", {
   fields: (t) => ({
-    name: t.string({ required: true, description: "Unique among the teams you created (1–100 characters)." }),
+    name: t.string({ required: true, description: "Unique among the teams you belong to (1–100 characters)." }),
     description: t.string(),
     role: t.string({ required: true, description: "Your own role in the team, such as lead or planner." }),
   }),
