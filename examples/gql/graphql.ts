@@ -31,7 +31,7 @@ export type CreateTaskInput = {
 
 export type CreateTeamInput = {
   description?: string | null | undefined;
-  /** Unique among the teams you created (1–100 characters). */
+  /** Unique among the teams you belong to (1–100 characters). */
   name: string;
   /** Your own role in the team, such as lead or planner. */
   role: string;
