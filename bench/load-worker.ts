@@ -4,10 +4,13 @@
 //
 // Jobs: `cannon` (autocannon for a duration, after a warm-up), `sequential` (one request
 // at a time, each timed), `drain` (N workers calling claimNextTask until nothing is left)
-// and `writer` (mutations at a fixed rate, open loop, for the fan-out benchmark).
+// `writer` (mutations at a fixed rate, open loop, for the fan-out benchmark) and `team`
+// (a team at work: worker agents' claim → progress → dashboard → complete loops beside a
+// lead reading the board).
 import { Agent, request } from "node:http";
 import autocannon from "autocannon";
 import { percentile } from "./lib/stats.js";
+import { dashboardLine, TEAM_APPEND, TEAM_CLAIM, TEAM_COMPLETE, TEAM_PROGRESS } from "./lib/team-ops.js";
 
 export type BodySpec =
   | { kind: "fixed"; query: string; variables?: Record<string, unknown> }
@@ -87,7 +90,42 @@ export interface WriterResult {
   latencyP99: number;
 }
 
-export type Job = CannonJob | SequentialJob | DrainJob | WriterJob;
+export interface TeamJob {
+  kind: "team";
+  /** Instance URLs: worker i and reader j use urls[i % n] and urls[j % n]. */
+  urls: string[];
+  teamId: string;
+  workerTokens: string[];
+  leadToken: string;
+  /** Closed loops reading `boardQuery` with the lead's token. */
+  readers: number;
+  boardQuery: string;
+  warmupSeconds: number;
+  seconds: number;
+}
+export interface TeamResult {
+  /** The measured window (after the warm-up), in seconds. */
+  seconds: number;
+  /** Tasks whose completing request was answered in the window. */
+  tasks: number;
+  /** Writes answered without error in the window: claims, progress updates, appends, completions. */
+  writes: number;
+  writeP50: number;
+  writeP99: number;
+  /** p99 of each kind of write. */
+  byKind: Record<string, { count: number; p50: number; p99: number }>;
+  boardReads: number;
+  boardP50: number;
+  boardP99: number;
+  /** Claims answered with no task (the seeded tasks ran out). */
+  dry: number;
+  errors: number;
+  sampleError: string | null;
+  /** Task ID → wall-clock time (ms) its completing request was sent, for those sent in the window and answered. */
+  completions: Record<string, number>;
+}
+
+export type Job = CannonJob | SequentialJob | DrainJob | WriterJob | TeamJob;
 
 // ---------------------------------------------------------------------------------
 
@@ -313,6 +351,84 @@ async function writer(job: WriterJob): Promise<WriterResult> {
   return { sent: job.count, ok, errors, sampleError, seconds: (performance.now() - started) / 1000, latencyP50: percentile(latencies, 50), latencyP99: percentile(latencies, 99) };
 }
 
+async function team(job: TeamJob): Promise<TeamResult> {
+  const wall = () => performance.timeOrigin + performance.now();
+  const started = performance.now();
+  const from = started + job.warmupSeconds * 1000;
+  const until = from + job.seconds * 1000;
+  const writes: Record<string, number[]> = { claim: [], progress: [], append: [], complete: [] };
+  const board: number[] = [];
+  const completions: Record<string, number> = {};
+  let tasks = 0;
+  let dry = 0;
+  let errors = 0;
+  let sampleError: string | null = null;
+  /** One request; its latency is kept when it was answered in the window. Null on an error. */
+  const call = async (url: string, token: string, query: string, variables: Record<string, unknown>, into: number[]): Promise<any> => {
+    const t0 = performance.now();
+    const { status, text } = await post(url, token, JSON.stringify({ query, variables })).catch((e: unknown) => ({ status: 0, text: String(e) }));
+    const t1 = performance.now();
+    const parsed = status === 200 ? (JSON.parse(text) as { data?: any; errors?: unknown }) : null;
+    if (!parsed?.data || parsed.errors) {
+      errors++;
+      sampleError ??= `${status} ${text.slice(0, 300)}`;
+      return null;
+    }
+    if (t1 >= from && t1 <= until) into.push(t1 - t0);
+    return parsed.data;
+  };
+  const worker = async (index: number) => {
+    const url = job.urls[index % job.urls.length]!;
+    const token = job.workerTokens[index]!;
+    while (performance.now() < until) {
+      const claimed = await call(url, token, TEAM_CLAIM, { t: job.teamId }, writes.claim!);
+      if (!claimed) continue;
+      if (!claimed.claimNextTask) {
+        dry++;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const { token: c, task } = claimed.claimNextTask as { token: number; task: { id: string; number: number } };
+      if (!(await call(url, token, TEAM_PROGRESS, { id: task.id, c, p: 30 }, writes.progress!))) continue;
+      if (!(await call(url, token, TEAM_PROGRESS, { id: task.id, c, p: 70 }, writes.progress!))) continue;
+      if (!(await call(url, token, TEAM_APPEND, { id: task.id, c, text: dashboardLine(task.number) }, writes.append!))) continue;
+      const sent = performance.now();
+      const sentWall = wall();
+      if (!(await call(url, token, TEAM_COMPLETE, { id: task.id, c }, writes.complete!))) continue;
+      const answered = performance.now();
+      if (sent >= from && sent <= until) completions[task.id] = sentWall;
+      if (answered >= from && answered <= until) tasks++;
+    }
+  };
+  const reader = async (index: number) => {
+    const url = job.urls[index % job.urls.length]!;
+    while (performance.now() < until) await call(url, job.leadToken, job.boardQuery, { t: job.teamId }, board);
+  };
+  await Promise.all([...job.workerTokens.map((_, i) => worker(i)), ...Array.from({ length: job.readers }, (_, j) => reader(j))]);
+  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+  const all = sorted(Object.values(writes).flat());
+  board.sort((a, b) => a - b);
+  const byKind = Object.fromEntries(Object.entries(writes).map(([kind, values]) => {
+    const s = sorted(values);
+    return [kind, { count: s.length, p50: percentile(s, 50), p99: percentile(s, 99) }];
+  }));
+  return {
+    seconds: job.seconds,
+    tasks,
+    writes: all.length,
+    writeP50: percentile(all, 50),
+    writeP99: percentile(all, 99),
+    byKind,
+    boardReads: board.length,
+    boardP50: percentile(board, 50),
+    boardP99: percentile(board, 99),
+    dry,
+    errors,
+    sampleError,
+    completions,
+  };
+}
+
 async function runJob(job: Job): Promise<unknown> {
   switch (job.kind) {
     case "cannon":
@@ -323,6 +439,8 @@ async function runJob(job: Job): Promise<unknown> {
       return drain(job);
     case "writer":
       return writer(job);
+    case "team":
+      return team(job);
   }
 }
 

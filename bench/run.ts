@@ -24,6 +24,7 @@ import type { Row } from "./lib/report.js";
 import { seedTasks, type SeedTask } from "./lib/seed.js";
 import { BARE_YOGA, npmStart, startAgentHq, startBareYoga, LOAD_CORE, type RunningServer } from "./lib/server.js";
 import { median } from "./lib/stats.js";
+import { teamAtWork } from "./team-at-work.js";
 import type { CollectResult, OpenResult, WsClientsConfig, WsCommand } from "./ws-clients.js";
 
 // ---------------------------------------------------------------------------------
@@ -690,6 +691,7 @@ async function main(): Promise<void> {
     if (wanted("throughput")) typenameRps = await timed("throughput", () => throughput(load));
     if (wanted("claims")) await timed("claims", () => claims(load, typenameRps));
     if (wanted("fanout")) await timed("fanout", () => fanout(load));
+    if (wanted("work")) await timed("work", () => teamAtWork({ quick, postgres: usePostgres, load, boardPage: BOARD_PAGE, row, freshDatabaseUrl, notes, raw }));
     if (wanted("cold")) await timed("cold", () => coldStarts());
     if (wanted("growth")) await timed("growth", () => growth(load));
     if (wanted("mcp")) await timed("mcp", () => mcpAgents({ quick, row, freshDatabaseUrl, notes, raw }));

@@ -1,7 +1,7 @@
 // The orchestrator's handle on the load-generator process (bench/load-worker.ts),
 // pinned to the load core: jobs go over IPC, measurements come back.
 import type { ChildProcess } from "node:child_process";
-import type { CannonJob, CannonResult, DrainJob, DrainResult, Job, SequentialJob, SequentialResult, WriterJob, WriterResult } from "../load-worker.js";
+import type { CannonJob, CannonResult, DrainJob, DrainResult, Job, SequentialJob, SequentialResult, TeamJob, TeamResult, WriterJob, WriterResult } from "../load-worker.js";
 import { cleanEnv, root, spawnPinned, stopGroup, track } from "./proc.js";
 import { LOAD_CORE } from "./server.js";
 
@@ -71,6 +71,10 @@ export class LoadGenerator {
   }
   writer(job: Omit<WriterJob, "kind">): Promise<WriterResult> {
     return this.run({ kind: "writer", ...job });
+  }
+
+  team(job: Omit<TeamJob, "kind">): Promise<TeamResult> {
+    return this.run({ kind: "team", ...job });
   }
 
   async stop(): Promise<void> {
