@@ -8,7 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gql } from "../helpers/client.js";
-import { killGroup, newcomerEnv } from "../helpers/child-process.js";
+import { killGroup, newcomerEnv, watched, type Watched } from "../helpers/child-process.js";
 import { freePort } from "../helpers/free-port.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { waitUntil } from "../helpers/wait-until.js";
@@ -19,14 +19,7 @@ const migrationCount = readdirSync(join(root, "prisma/migrations/sqlite"), { wit
 const children = new Set<ChildProcess>();
 process.once("exit", () => children.forEach(killGroup));
 
-interface Cli {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves once stdout holds a line matching `pattern`; rejects if the process ends first. */
-  line(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
+type Cli = Watched;
 
 /** Starts `agent-hq <args>` in a clean shell's environment plus `settings`. */
 function spawnCli(args: string[], settings: Record<string, string> = {}): Cli {
@@ -36,38 +29,7 @@ function spawnCli(args: string[], settings: Record<string, string> = {}): Cli {
   // Its own process group, so that cleanup reaches the server `start` runs as well.
   const child = spawn(process.execPath, [join(root, "bin/agent-hq.mjs"), ...args], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
-  let out = "";
-  let err = "";
-  const listeners = new Set<() => void>();
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    out += chunk;
-    listeners.forEach((l) => l());
-  });
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once("close", (code) => {
-      children.delete(child);
-      listeners.forEach((l) => l());
-      resolve({ code, stdout: out, stderr: err });
-    }),
-  );
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    line: (pattern, timeoutMs = 30_000) =>
-      waitUntil<string>(
-        listeners,
-        () => {
-          const found = out.split("\n").find((l) => pattern.test(l));
-          if (found !== undefined) return { value: found };
-          if (child.exitCode !== null || child.signalCode !== null) return { error: new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`) };
-        },
-        timeoutMs,
-        () => `no line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`,
-      ),
-  };
+  return watched(child, () => children.delete(child));
 }
 
 /** Runs `agent-hq <args>` to its end. */

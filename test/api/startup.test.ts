@@ -12,7 +12,7 @@ import { exampleOperations } from "../../src/graphql/graphiql-tab.js";
 import { gql, subscribe, type GqlResult, type Transport } from "../helpers/client.js";
 import { freePort } from "../helpers/free-port.js";
 import type { TestServer } from "../helpers/server.js";
-import { killGroup, newcomerEnv } from "../helpers/child-process.js";
+import { killGroup, newcomerEnv, watched, type Watched } from "../helpers/child-process.js";
 import { waitUntil } from "../helpers/wait-until.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -22,13 +22,8 @@ const migrationCount = readdirSync(join(root, "prisma/migrations/sqlite"), { wit
 // ---------------------------------------------------------------------------------
 // Child processes
 
-interface Proc {
-  child: ChildProcess;
+interface Proc extends Watched {
   stdoutLines(): string[];
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit code (or signal) once the process has exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Waits for a stdout line matching `pattern`; fails early if the process exits. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
@@ -45,42 +40,8 @@ function run(args: string[], settings: Record<string, string>): Proc {
   // Its own process group, so that cleanup reaches any child as well.
   const child = spawn(command, commandArgs, { cwd: root, env: newcomerEnv(settings), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
-  let out = "";
-  let err = "";
-  const listeners = new Set<() => void>();
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    out += chunk;
-    listeners.forEach((l) => l());
-  });
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("close", (code, signal) => {
-      children.delete(child);
-      listeners.forEach((l) => l());
-      resolve({ code, signal });
-    }),
-  );
-  const lines = () => out.split("\n").filter((l) => l.length > 0);
-  return {
-    child,
-    stdoutLines: lines,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitForLine: (pattern, timeoutMs = 20_000) =>
-      waitUntil<string>(
-        listeners,
-        () => {
-          const line = lines().find((l) => pattern.test(l));
-          if (line !== undefined) return { value: line };
-          if (child.exitCode !== null || child.signalCode !== null) {
-            return { error: new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`) };
-          }
-        },
-        timeoutMs,
-        () => `no line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`,
-      ),
-  };
+  const proc = watched(child, () => children.delete(child));
+  return { ...proc, stdoutLines: () => proc.stdout().split("\n").filter((l) => l.length > 0), waitForLine: (pattern, timeoutMs = 20_000) => proc.line(pattern, timeoutMs) };
 }
 
 /** Waits for the exit, killing the process if it takes longer than `timeoutMs`. */
@@ -280,7 +241,7 @@ describe("npm start", () => {
     expect(token, "needs the example operations to have run").toBeDefined();
     const first = running!;
     running = undefined;
-    expect(await stop(first)).toEqual({ code: 0, signal: null });
+    expect(await stop(first)).toMatchObject({ code: 0, signal: null });
 
     running = await startMain(databaseUrl);
     const { url } = running;
@@ -295,7 +256,7 @@ describe("npm start", () => {
 
     const second = running;
     running = undefined;
-    expect(await stop(second)).toEqual({ code: 0, signal: null });
+    expect(await stop(second)).toMatchObject({ code: 0, signal: null });
   });
 
   it("refuses an invalid setting with a message naming it", async () => {
@@ -323,7 +284,7 @@ describe("where it listens", () => {
         expect((error?.cause as NodeJS.ErrnoException | undefined)?.code, `reached through ${outward}`).toBe("ECONNREFUSED");
       }
     } finally {
-      expect(await stop(running)).toEqual({ code: 0, signal: null });
+      expect(await stop(running)).toMatchObject({ code: 0, signal: null });
     }
   });
 
@@ -346,7 +307,7 @@ describe("where it listens", () => {
       expect(warning).toMatchObject({ level: 40, msg: `registration is open to anyone who can reach 0.0.0.0:${running.port} (ALLOW_OPEN_REGISTRATION=true)` });
       expect((await fetch(`http://127.0.0.1:${running.port}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
     } finally {
-      expect(await stop(running)).toEqual({ code: 0, signal: null });
+      expect(await stop(running)).toMatchObject({ code: 0, signal: null });
     }
   });
 
@@ -355,7 +316,7 @@ describe("where it listens", () => {
     try {
       expect((await fetch(`http://127.0.0.1:${running.port}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
     } finally {
-      expect(await stop(running)).toEqual({ code: 0, signal: null });
+      expect(await stop(running)).toMatchObject({ code: 0, signal: null });
     }
     expect(running.proc.stdout()).not.toMatch(/registration is open/);
   });
