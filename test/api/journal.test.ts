@@ -141,6 +141,8 @@ describe("teamEvents", () => {
     const lead = await registerAgent(server, "live-lead");
     const teamId = await createTeam(lead, "live");
     for (const transport of ["ws", "sse"] as const) {
+      // The streams of the previous round are gone: the count below is this round's.
+      await expect.poll(() => server.app.services.tailer.stats().listeners).toBe(0);
       const live = lead.subscribe(transport, TEAM_EVENTS, { t: teamId });
       const filtered = lead.subscribe(transport, TEAM_EVENTS, { t: teamId, after: 0, kinds: ["team.updated"] });
       // Both are registered with the tailer before anything is written (beside them, the
