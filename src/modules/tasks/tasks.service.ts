@@ -289,13 +289,19 @@ export class TaskService {
     return this.journal.write(async (w) => {
       const { tx } = w;
       const before = await this.writable(tx, viewer, taskId, claimToken);
-      // Locks the row and checks that no claim came in since `before` was read.
-      await this.conditionalUpdate(tx, before, { updatedAt: new Date() });
-      const appended = await tx.$executeRaw`
-        UPDATE "Task" SET "dashboard" = CASE WHEN "dashboard" = '' THEN ${line} ELSE "dashboard" || ${"\n" + line} END
-        WHERE "id" = ${taskId} AND length("dashboard") + ${line.length + 1} <= ${DASHBOARD_MAX}`;
-      if (appended === 0) throw new BadInputError("text", `the dashboard would exceed ${DASHBOARD_MAX} characters; rewrite it with writeTaskDashboard`);
-      const task = await tx.task.findUniqueOrThrow({ where: { id: taskId } });
+      // One statement locks the row, checks that no claim came in since `before` was read
+      // (as conditionalUpdate does) and appends; only a refusal reads again, to say why.
+      const updatedAt = new Date();
+      const [appended] = await tx.$queryRaw<{ dashboard: string }[]>`
+        UPDATE "Task" SET "dashboard" = CASE WHEN "dashboard" = '' THEN ${line} ELSE "dashboard" || ${"\n" + line} END, "updatedAt" = ${updatedAt}
+        WHERE "id" = ${taskId} AND "claimEpoch" = ${before.claimEpoch} AND length("dashboard") + ${line.length + 1} <= ${DASHBOARD_MAX}
+        RETURNING "dashboard"`;
+      if (!appended) {
+        const now = await tx.task.findUnique({ where: { id: taskId }, select: { claimEpoch: true } });
+        if (now?.claimEpoch !== before.claimEpoch) throw new ConflictError(`task #${before.number} was claimed meanwhile; read it again`);
+        throw new BadInputError("text", `the dashboard would exceed ${DASHBOARD_MAX} characters; rewrite it with writeTaskDashboard`);
+      }
+      const task: Task = { ...before, dashboard: appended.dashboard, updatedAt };
       await this.record(w, [taskEvent(viewer.id, task, "task.dashboard_appended", { ...eventText("text", line), length: task.dashboard.length })], [viewer]);
       return task;
     });
