@@ -29,6 +29,9 @@ export function createAnnouncementBus(): AnnouncementBus {
  * before ioredis reported ready were measured to arrive reordered). While Redis is
  * down, publishing fails fast and is dropped: mutations never wait for Redis.
  */
+/** How long a rate-limit count waits for Redis before the instance counts alone. */
+const COUNTER_WAIT_MS = 250;
+
 export async function createRedisAnnouncementBus(url: string, logger: Logger): Promise<AnnouncementBus & { counter: SharedCounter }> {
   // Loaded only with REDIS_URL: about forty modules a single instance never needs.
   const [ioredis, { createRedisEventTarget }] = await Promise.all([import("ioredis"), import("@graphql-yoga/redis-event-target")]);
@@ -69,7 +72,11 @@ export async function createRedisAnnouncementBus(url: string, logger: Logger): P
     const window = Math.floor(Date.now() / windowMs);
     const name = `agent-hq:rl:${key}:${window}`;
     try {
-      const replies = await publisher.multi().incrby(name, cost).pexpire(name, windowMs * 2).exec();
+      // A request never waits long for Redis: a command caught by an outage (retried once
+      // after the reconnection) is given up on, and the instance counts alone meanwhile.
+      const counted = publisher.multi().incrby(name, cost).pexpire(name, windowMs * 2).exec();
+      counted.catch(() => {});
+      const replies = await Promise.race([counted, new Promise<null>((resolve) => setTimeout(resolve, COUNTER_WAIT_MS, null).unref())]);
       const count = Number(replies?.[0]?.[1]);
       return Number.isFinite(count) ? { count, resetMs: (window + 1) * windowMs - Date.now() } : null;
     } catch {
