@@ -51,79 +51,7 @@ const options = {
 /** Runs one command; resolves with the exit status. */
 export async function runCli(args: string[], env: Env): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values, positionals } = parsed;
-    const [command, ...rest] = positionals;
-    if (values.help || command === "help") {
-      console.log(USAGE);
-      return 0;
-    }
-    const server = () => new Server(values.url ?? env.HQ_URL ?? DEFAULT_URL);
-    const token = () => {
-      const t = values.token ?? env.AGENT_HQ_TOKEN;
-      if (!t) throw new UsageError(`token ${rest[0]} needs the agent's token: --token <token>, or AGENT_HQ_TOKEN in the environment`);
-      return t;
-    };
-    const noMore = (extra: string[]) => {
-      if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
-    };
-
-    switch (command) {
-      case "register": {
-        const [name, ...extra] = rest;
-        if (!name) throw new UsageError("register needs the agent's name: agent-hq register <name>");
-        noMore(extra);
-        const hq = server();
-        const registrationKey = values["registration-key"] ?? env.AGENT_HQ_REGISTRATION_KEY;
-        const { registerAgent } = await hq.request<{ registerAgent: { token: string; agent: { id: string; name: string } } }>(
-          `mutation Register($input: RegisterAgentInput!) { registerAgent(input: $input) { token agent { id name } } }`,
-          { input: { name, description: values.description, registrationKey } },
-        );
-        const { agent, token: issued } = registerAgent;
-        if (values.json) console.log(JSON.stringify({ agent, token: issued, ...hq.mcpFor(issued) }, null, 2));
-        else console.log(`Registered agent "${agent.name}" (${agent.id}).\n\n${hq.describe(issued)}`);
-        return 0;
-      }
-      case "token": {
-        const [action, ...extra] = rest;
-        noMore(extra);
-        if (action === "rotate") {
-          const hq = server();
-          const { rotateToken } = await hq.request<{ rotateToken: { token: string } }>(`mutation Rotate { rotateToken { token } }`, {}, token());
-          if (values.json) console.log(JSON.stringify({ token: rotateToken.token, ...hq.mcpFor(rotateToken.token) }, null, 2));
-          else console.log(`The old token is revoked.\n\n${hq.describe(rotateToken.token)}`);
-          return 0;
-        }
-        if (action === "revoke") {
-          const { revokeToken } = await server().request<{ revokeToken: { id: string; revokedAt: string } }>(
-            `mutation Revoke { revokeToken { id revokedAt } }`,
-            {},
-            token(),
-          );
-          console.log(values.json ? JSON.stringify(revokeToken, null, 2) : `Revoked token ${revokeToken.id} at ${revokeToken.revokedAt}.`);
-          return 0;
-        }
-        throw new UsageError(action ? `unknown token command: ${action} (rotate or revoke)` : "token needs a command: rotate or revoke");
-      }
-      case "migrate": {
-        noMore(rest);
-        return await migrate(env);
-      }
-      case "start": {
-        noMore(rest);
-        return await start(env);
-      }
-      case undefined:
-        console.log(USAGE);
-        return 2;
-      default:
-        throw new UsageError(`unknown command: ${command}`);
-    }
+    return await dispatch(parse(args), env);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`agent-hq: ${error.message}\nRun agent-hq --help for the commands and options.`);
@@ -135,6 +63,85 @@ export async function runCli(args: string[], env: Env): Promise<number> {
     }
     throw error;
   }
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+type Values = ReturnType<typeof parse>["values"];
+
+function noMore(extra: string[]): void {
+  if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
+}
+
+async function dispatch({ values, positionals }: ReturnType<typeof parse>, env: Env): Promise<number> {
+  const [command, ...rest] = positionals;
+  if (values.help || command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const server = () => new Server(values.url ?? env.HQ_URL ?? DEFAULT_URL);
+  switch (command) {
+    case "register":
+      return register(server, values, rest, env);
+    case "token":
+      return tokenCommand(server, values, rest, env);
+    case "migrate":
+      noMore(rest);
+      return migrate(env);
+    case "start":
+      noMore(rest);
+      return start(env);
+    case undefined:
+      console.log(USAGE);
+      return 2;
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}
+
+async function register(server: () => Server, values: Values, rest: string[], env: Env): Promise<number> {
+  const [name, ...extra] = rest;
+  if (!name) throw new UsageError("register needs the agent's name: agent-hq register <name>");
+  noMore(extra);
+  const hq = server();
+  const registrationKey = values["registration-key"] ?? env.AGENT_HQ_REGISTRATION_KEY;
+  const { registerAgent } = await hq.request<{ registerAgent: { token: string; agent: { id: string; name: string } } }>(
+    `mutation Register($input: RegisterAgentInput!) { registerAgent(input: $input) { token agent { id name } } }`,
+    { input: { name, description: values.description, registrationKey } },
+  );
+  const { agent, token: issued } = registerAgent;
+  if (values.json) console.log(JSON.stringify({ agent, token: issued, ...hq.mcpFor(issued) }, null, 2));
+  else console.log(`Registered agent "${agent.name}" (${agent.id}).\n\n${hq.describe(issued)}`);
+  return 0;
+}
+
+async function tokenCommand(server: () => Server, values: Values, rest: string[], env: Env): Promise<number> {
+  const [action, ...extra] = rest;
+  noMore(extra);
+  const token = () => {
+    const t = values.token ?? env.AGENT_HQ_TOKEN;
+    if (!t) throw new UsageError(`token ${action} needs the agent's token: --token <token>, or AGENT_HQ_TOKEN in the environment`);
+    return t;
+  };
+  if (action === "rotate") {
+    const hq = server();
+    const { rotateToken } = await hq.request<{ rotateToken: { token: string } }>(`mutation Rotate { rotateToken { token } }`, {}, token());
+    if (values.json) console.log(JSON.stringify({ token: rotateToken.token, ...hq.mcpFor(rotateToken.token) }, null, 2));
+    else console.log(`The old token is revoked.\n\n${hq.describe(rotateToken.token)}`);
+    return 0;
+  }
+  if (action === "revoke") {
+    const { revokeToken } = await server().request<{ revokeToken: { id: string; revokedAt: string } }>(`mutation Revoke { revokeToken { id revokedAt } }`, {}, token());
+    console.log(values.json ? JSON.stringify(revokeToken, null, 2) : `Revoked token ${revokeToken.id} at ${revokeToken.revokedAt}.`);
+    return 0;
+  }
+  throw new UsageError(action ? `unknown token command: ${action} (rotate or revoke)` : "token needs a command: rotate or revoke");
 }
 
 /** A running server, reached at its GraphQL endpoint. */
