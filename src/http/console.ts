@@ -103,27 +103,31 @@ export function consoleHandler(graphqlPath: string, dist = join(projectRoot, "we
       }
     }
     if (!file) return false;
-
-    const headers: Record<string, string | number> = {
-      "content-type": file.type,
-      etag: file.etag,
-      // Hashed names change with their content; everything else is checked each time.
-      "cache-control": hashed ? "public, max-age=31536000, immutable" : "no-cache",
-      "content-security-policy": contentSecurityPolicy(req.headers.host),
-      "x-content-type-options": "nosniff",
-      "referrer-policy": "no-referrer",
-      "cross-origin-opener-policy": "same-origin",
-    };
-    if (req.headers["if-none-match"] === file.etag) {
-      res.writeHead(304, headers);
-      res.end();
-      return true;
-    }
-    headers["content-length"] = file.body.length;
-    res.writeHead(200, headers);
-    res.end(req.method === "HEAD" ? undefined : file.body);
+    send(req, res, file, hashed);
     return true;
   };
+}
+
+/** Answers with a file of the console: 304 when the browser has it, with its headers either way. */
+function send(req: IncomingMessage, res: ServerResponse, file: File, hashed: boolean): void {
+  const headers: Record<string, string | number> = {
+    "content-type": file.type,
+    etag: file.etag,
+    // Hashed names change with their content; everything else is checked each time.
+    "cache-control": hashed ? "public, max-age=31536000, immutable" : "no-cache",
+    "content-security-policy": contentSecurityPolicy(req.headers.host),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+  };
+  if (req.headers["if-none-match"] === file.etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  headers["content-length"] = file.body.length;
+  res.writeHead(200, headers);
+  res.end(req.method === "HEAD" ? undefined : file.body);
 }
 
 function escapeAttribute(text: string): string {
