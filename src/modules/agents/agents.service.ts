@@ -187,6 +187,11 @@ export class AgentService {
     return new Map(rows.map((r) => [r.name, r.id]));
   }
 
+  /** The agent with this ID; the lookups of one tick are one statement (Prisma batches findUnique). */
+  byId(id: string): Promise<Agent> {
+    return this.db.reader.agent.findUniqueOrThrow({ where: { id } });
+  }
+
   async byName(name: string): Promise<Agent> {
     const agent = AGENT_NAME.test(name) ? await this.db.reader.agent.findUnique({ where: { name } }) : null;
     if (!agent) throw new NotFoundError(`agent "${name}"`);

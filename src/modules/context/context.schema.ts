@@ -26,7 +26,7 @@ builder.prismaObject("ContextEntry", {
     author: t.field({
       type: AgentRef,
       select: { authorId: true },
-      resolve: (e, _args, ctx) => ctx.reader.agent.findUniqueOrThrow({ where: { id: e.authorId } }),
+      resolve: (e, _args, ctx) => ctx.services.agents.byId(e.authorId),
     }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -42,7 +42,7 @@ builder.prismaObject("ContextVersion", {
     author: t.field({
       type: AgentRef,
       select: { authorId: true },
-      resolve: (v, _args, ctx) => ctx.reader.agent.findUniqueOrThrow({ where: { id: v.authorId } }),
+      resolve: (v, _args, ctx) => ctx.services.agents.byId(v.authorId),
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
