@@ -19,7 +19,7 @@ import type { CannonResult } from "./load-worker.js";
 import { createTasks, createTeam, metrics, ok, registerAgents, type Agent, type TaskSpec } from "./lib/gql.js";
 import { LoadGenerator } from "./lib/load.js";
 import { mcpAgents } from "./mcp-agents.js";
-import { cleanEnv, commandLine, killAllChildren, pinningAvailable, processTree, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./lib/proc.js";
+import { cleanEnv, commandLine, killAllChildren, nextMessage, pinningAvailable, processTree, root, rssBytes, sleep, spawnPinned, stopGroup, track } from "./lib/proc.js";
 import type { Row } from "./lib/report.js";
 import { seedTasks, type SeedTask } from "./lib/seed.js";
 import { BARE_YOGA, npmStart, startAgentHq, startBareYoga, LOAD_CORE, type RunningServer } from "./lib/server.js";
@@ -363,18 +363,9 @@ class WsClients {
   }
 
   private next<T>(type: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (m: { type?: string }) => {
-        if (m.type !== type) return;
-        this.child.off("message", onMessage);
-        this.child.off("exit", onExit);
-        resolve(m as T);
-      };
-      const onExit = (code: number | null) => reject(new Error(`ws-clients exited (${code})`));
-      this.child.on("message", onMessage);
-      this.child.once("exit", onExit);
-    });
+    return nextMessage<T>(this.child, type, "ws-clients");
   }
+
 
   async command<T>(command: WsCommand, reply: string): Promise<T> {
     const answer = this.next<T>(reply);

@@ -14,7 +14,7 @@ import { startRedisServer, type RedisServer } from "../test/helpers/redis-server
 import type { CannonResult, TeamResult } from "./load-worker.js";
 import { createTeam, metrics, ok, registerAgents, type Agent } from "./lib/gql.js";
 import type { LoadGenerator } from "./lib/load.js";
-import { cleanEnv, root, sleep, spawnPinned, stopGroup, track } from "./lib/proc.js";
+import { cleanEnv, nextMessage, root, sleep, spawnPinned, stopGroup, track } from "./lib/proc.js";
 import type { Row } from "./lib/report.js";
 import { seedTasks, type SeedTask } from "./lib/seed.js";
 import { LOAD_CORE, startAgentHq, startBareYoga, type RunningServer } from "./lib/server.js";
@@ -79,18 +79,9 @@ class Subscribers {
   }
 
   private next<T>(type: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (m: { type?: string }) => {
-        if (m.type !== type) return;
-        this.child.off("message", onMessage);
-        this.child.off("exit", onExit);
-        resolve(m as T);
-      };
-      const onExit = (code: number | null) => reject(new Error(`team-subscribers exited (${code})`));
-      this.child.on("message", onMessage);
-      this.child.once("exit", onExit);
-    });
+    return nextMessage<T>(this.child, type, "team-subscribers");
   }
+
 
   finish(sent: Record<string, number>, graceMs: number): Promise<TeamLag> {
     const answer = this.next<TeamLag>("lag");

@@ -156,3 +156,18 @@ export function commandLine(pid: number): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The next IPC message of `type` from a child process; rejects if the child exits first. */
+export function nextMessage<T>(child: ChildProcess, type: string, name: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type?: string }) => {
+      if (m.type !== type) return;
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      resolve(m as T);
+    };
+    const onExit = (code: number | null) => reject(new Error(`${name} exited (${code})`));
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}

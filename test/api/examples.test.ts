@@ -4,7 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killGroup, newcomerEnv } from "../helpers/child-process.js";
+import { killGroup, newcomerEnv, watched } from "../helpers/child-process.js";
 import { freePort } from "../helpers/free-port.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
@@ -48,18 +48,9 @@ function runExample(name: string, settings: Record<string, string>): Promise<Run
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const run = watched(child, () => children.delete(child));
   const timer = setTimeout(() => killGroup(child), TIMEOUT_MS - 2_000);
-  return new Promise((resolve) =>
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    }),
-  );
+  return run.exited.finally(() => clearTimeout(timer));
 }
 
 /** Runs an example against the test server; it must exit 0 on its own. Returns its output. */

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killGroup, newcomerEnv } from "../helpers/child-process.js";
+import { killGroup, newcomerEnv, watched } from "../helpers/child-process.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -42,19 +42,10 @@ function runWalkthrough(url: string): Promise<{ code: number | null; stdout: str
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const run = watched(child, () => children.delete(child));
   // A safety net only: a run takes seconds; this bounds a hung server or command.
   const timer = setTimeout(() => killGroup(child), 120_000);
-  return new Promise((resolve) =>
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
+  return run.exited.finally(() => clearTimeout(timer));
 }
 
 let server: TestServer;
