@@ -231,6 +231,34 @@ describe("writing the board", () => {
   });
 });
 
+describe("an update's answer is the row as written", () => {
+  // Updates, appends and completions answer from statements run straight on the
+  // connection (Database.rows), not through Prisma's reads: their values must be the same.
+  // Scalars only: a selection with relations reads the task again after the commit.
+  const FIELDS = `id number title description status priority activeForm progress notes metadata dashboard verification track trackOrder
+    createdAt updatedAt closedAt claimToken leaseExpiresAt`;
+  const read = async (id: string) => (await worker.ok(`query($id: ID!) { task(id: $id) { ${FIELDS} } }`, { id })).task;
+
+  it("every field equals a fresh read (dates, JSON, booleans, nulls, Unicode), after an update, an append and a completion", async () => {
+    const { id } = await createTask(lead, teamId, { title: "every field, updated", track: "fields" });
+    const claim = (await worker.ok(`mutation($id: ID!) { claimTask(id: $id, leaseSeconds: 300) { token } }`, { id })).claimTask;
+    const metadata = { plan: { steps: [1, 2, 3], note: "ünïcode ✓ 𝄞" }, flag: true, none: null, quote: "it's \"quoted\"" };
+    const input = { title: "renamed ✓", description: null, priority: "URGENT", activeForm: "Checking 𝄞", progress: 42, notes: "line 1\nline 2", metadata, verification: true, claimToken: claim.token };
+    const updated = (await worker.ok(`mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { task { ${FIELDS} } } }`, { id, input })).updateTask.task;
+    expect(updated).toEqual(await read(id));
+    expect(updated).toMatchObject({ title: "renamed ✓", description: null, priority: "URGENT", progress: 42, metadata, verification: true, closedAt: null, claimToken: claim.token });
+
+    const appended = (await worker.ok(`mutation($id: ID!, $c: Int!) { appendTaskDashboard(id: $id, claimToken: $c, text: "step ✓") { ${FIELDS} } }`, { id, c: claim.token })).appendTaskDashboard;
+    expect(appended).toEqual(await read(id));
+    expect(appended.dashboard).toBe("step ✓");
+
+    const completed = (await worker.ok(`mutation($id: ID!, $c: Int!) { updateTask(id: $id, input: { status: COMPLETED, claimToken: $c }) { task { ${FIELDS} } } }`, { id, c: claim.token })).updateTask.task;
+    expect(completed).toEqual(await read(id));
+    expect(completed).toMatchObject({ status: "COMPLETED", leaseExpiresAt: null });
+    expect(Date.parse(completed.closedAt)).toBeGreaterThanOrEqual(Date.parse(appended.updatedAt));
+  });
+});
+
 describe("other teams' tasks do not exist", () => {
   it("answers every task operation with NOT_FOUND, exactly as for an unknown ID", async () => {
     const task = await createTask(lead, teamId, { title: "private" });

@@ -74,7 +74,7 @@ export class JournalService {
           await this.db.dialect.orderJournalAppends(tx);
           ordered = true;
         }
-        const rows = await insert(tx, entries);
+        const rows = await insert(this.db, tx, entries);
         for (const row of rows) cursor = Math.max(cursor, row.id);
         return rows;
       };
@@ -113,7 +113,7 @@ export class JournalService {
  * for 1–48 rows here (the query compiler plans the data anew each time); this takes
  * 0.7–1.6 ms. IDs come back in insertion order, so they pair with the entries.
  */
-async function insert(tx: Tx, entries: JournalEntry[]): Promise<JournalRow[]> {
+async function insert(db: Database, tx: Tx, entries: JournalEntry[]): Promise<JournalRow[]> {
   const createdAt = new Date();
   const rows = entries.map((e) => ({
     teamId: e.teamId ?? null,
@@ -125,10 +125,10 @@ async function insert(tx: Tx, entries: JournalEntry[]): Promise<JournalRow[]> {
     payload: (e.payload ?? {}) as Prisma.JsonObject,
     createdAt,
   }));
-  const ids = await tx.$queryRaw<{ id: number }[]>`
+  const ids = await db.rows<{ id: number }>(tx, Prisma.sql`
     INSERT INTO "JournalEvent" ("teamId", "recipientId", "actorId", "kind", "subjectType", "subjectId", "payload", "createdAt")
     VALUES ${Prisma.join(rows.map((r) => Prisma.sql`(${r.teamId}, ${r.recipientId}, ${r.actorId}, ${r.kind}, ${r.subjectType}, ${r.subjectId}, ${JSON.stringify(r.payload)}, ${createdAt})`))}
-    RETURNING "id"`;
+    RETURNING "id"`);
   const sorted = ids.map((r) => Number(r.id)).sort((a, b) => a - b);
   return rows.map((r, i) => ({ id: sorted[i]!, ...r }));
 }

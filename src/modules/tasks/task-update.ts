@@ -6,6 +6,9 @@ import { claimAfterStatus } from "./lease.js";
 import { notice, taskEvent, type Change } from "./task-events.js";
 import { FINAL_STATUSES, priorityRank, type Priority, type TaskStatus } from "./task-rules.js";
 
+/** Columns of a task to write, with their plain values (no Prisma update operations). */
+export type TaskColumns = Partial<Omit<Task, "id" | "teamId" | "number" | "createdAt" | "createdById">>;
+
 export interface TaskFields {
   title?: string | null;
   description?: string | null;
@@ -23,7 +26,7 @@ export interface TaskFields {
  * (`changed`). `assigneeId` is undefined when the update leaves the assignee alone.
  */
 export function updateData(before: Task, input: TaskFields, assigneeId: string | null | undefined) {
-  const data: Prisma.TaskUncheckedUpdateInput = {};
+  const data: TaskColumns = {};
   const changed: Record<string, unknown> = {};
   const set = <K extends keyof Task>(key: K, value: Task[K] | undefined | null, nullable = true) => {
     if (value === undefined || (value === null && !nullable)) return;

@@ -4,14 +4,14 @@
 // its journal rows in the same transaction.
 import { z } from "zod";
 import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
-import type { Milestone, Prisma, Task, TaskFinding, TaskRoleAssignment } from "../../generated/prisma/client.js";
+import { Prisma, type Milestone, type Task, type TaskFinding, type TaskRoleAssignment } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, jsonObject, parseInput, shortName } from "../../validation.js";
 import { displayName, type AgentService, type Viewer } from "../agents/agents.service.js";
 import type { IdempotencyService } from "../idempotency/idempotency.service.js";
 import { eventText, type JournalService, type JournalWrite } from "../journal/journal.service.js";
 import type { MessageService } from "../messages/messages.service.js";
-import type { TeamService } from "../teams/teams.service.js";
+import { TeamService } from "../teams/teams.service.js";
 import { boardText } from "./board-text.js";
 import type { DependencyService } from "./dependencies.service.js";
 import { liveHolder } from "./lease.js";
@@ -19,7 +19,7 @@ import { openBlockerLink, readyWhere } from "./readiness.js";
 import { notice, recordChanges, taskEvent, type Change } from "./task-events.js";
 import { findTasks } from "./task-relations.js";
 import { CLOSED_STATUSES, NUDGE_AFTER, PRIORITIES, TASK_STATUSES, priorityRank, verificationNudge, type TaskStatus } from "./task-rules.js";
-import { updateChanges, updateData } from "./task-update.js";
+import { updateChanges, updateData, type TaskColumns } from "./task-update.js";
 
 export const DASHBOARD_MAX = 100_000;
 
@@ -93,7 +93,12 @@ export class TaskService {
 
   /** The filter every task read goes through: tasks of teams the viewer belongs to. */
   static visibleTo(agentId: string): Prisma.TaskWhereInput {
-    return { team: { members: { some: { agentId } } } };
+    return { team: TeamService.visibleTo(agentId) };
+  }
+
+  /** visibleTo in SQL, over a statement's "Task" row. */
+  static visibleSql(agentId: string): Prisma.Sql {
+    return TeamService.visibleSql(agentId, Prisma.sql`"Task"."teamId"`);
   }
 
   async get<Q extends Omit<Prisma.TaskFindFirstArgs, "where">>(viewer: Viewer, taskId: string, query?: Q): Promise<Task> {
@@ -292,10 +297,12 @@ export class TaskService {
       // One statement locks the row, checks that no claim came in since `before` was read
       // (as conditionalUpdate does) and appends; only a refusal reads again, to say why.
       const updatedAt = new Date();
-      const [appended] = await tx.$queryRaw<{ dashboard: string }[]>`
-        UPDATE "Task" SET "dashboard" = CASE WHEN "dashboard" = '' THEN ${line} ELSE "dashboard" || ${"\n" + line} END, "updatedAt" = ${updatedAt}
+      const [appended] = await this.db.rows<{ dashboard: string }>(
+        tx,
+        Prisma.sql`UPDATE "Task" SET "dashboard" = CASE WHEN "dashboard" = '' THEN ${line} ELSE "dashboard" || ${"\n" + line} END, "updatedAt" = ${updatedAt}
         WHERE "id" = ${taskId} AND "claimEpoch" = ${before.claimEpoch} AND length("dashboard") + ${line.length + 1} <= ${DASHBOARD_MAX}
-        RETURNING "dashboard"`;
+        RETURNING "dashboard"`,
+      );
       if (!appended) {
         const now = await tx.task.findUnique({ where: { id: taskId }, select: { claimEpoch: true } });
         if (now?.claimEpoch !== before.claimEpoch) throw new ConflictError(`task #${before.number} was claimed meanwhile; read it again`);
@@ -359,7 +366,9 @@ export class TaskService {
    * given, must be the current one.
    */
   async writable(tx: Tx, viewer: Viewer, taskId: string, claimToken?: number | null): Promise<Task> {
-    const task = await visibleInTx(tx, viewer, taskId);
+    // The hot path of every write to a task: one statement run straight (Database.rows).
+    const [task] = await this.db.rows<Task>(tx, Prisma.sql`SELECT * FROM "Task" WHERE "id" = ${taskId} AND ${TaskService.visibleSql(viewer.id)}`);
+    if (!task) throw new NotFoundError("task");
     const holder = liveHolder(task);
     if (holder && holder !== viewer.id) {
       const name = (await this.agents.namesByIds([holder], tx)).get(holder);
@@ -377,9 +386,20 @@ export class TaskService {
     return task;
   }
 
-  /** Writes `data` only if no claim changed since `before` was read. */
-  async conditionalUpdate(tx: Tx, before: Task, data: Prisma.TaskUncheckedUpdateManyInput): Promise<Task> {
-    const [task] = await tx.task.updateManyAndReturn({ where: { id: before.id, claimEpoch: before.claimEpoch }, data });
+  /**
+   * Writes `data` only if no claim changed since `before` was read, and sets updatedAt as
+   * Prisma's @updatedAt would. One statement run straight (Database.rows).
+   */
+  async conditionalUpdate(tx: Tx, before: Task, data: TaskColumns): Promise<Task> {
+    const assignments = Object.entries({ ...data, updatedAt: data.updatedAt ?? new Date() }).map(([column, value]) => {
+      if (!/^[A-Za-z]+$/.test(column)) throw new Error(`not a Task column: ${column}`);
+      const json = typeof value === "object" && value !== null && !(value instanceof Date);
+      return Prisma.sql`${Prisma.raw(`"${column}"`)} = ${json ? JSON.stringify(value) : value}`;
+    });
+    const [task] = await this.db.rows<Task>(
+      tx,
+      Prisma.sql`UPDATE "Task" SET ${Prisma.join(assignments)} WHERE "id" = ${before.id} AND "claimEpoch" = ${before.claimEpoch} RETURNING *`,
+    );
     if (!task) throw new ConflictError(`task #${before.number} was claimed meanwhile; read it again`);
     return task;
   }

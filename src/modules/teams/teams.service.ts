@@ -2,7 +2,7 @@
 // through `visibleTo`, and for anyone else a team reads exactly like an unknown ID.
 import { z } from "zod";
 import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
-import type { Prisma, Team, TeamMember } from "../../generated/prisma/client.js";
+import { Prisma, type Team, type TeamMember } from "../../generated/prisma/client.js";
 import type { Database, Tx } from "../../infra/db.js";
 import { boundedText, parseInput, shortName } from "../../validation.js";
 import type { AgentService, Viewer } from "../agents/agents.service.js";
@@ -38,6 +38,11 @@ export class TeamService {
   /** The filter every team read goes through. */
   static visibleTo(agentId: string): Prisma.TeamWhereInput {
     return { members: { some: { agentId } } };
+  }
+
+  /** visibleTo in SQL, for statements run straight (Database.rows): `teamId` is the row's team column. */
+  static visibleSql(agentId: string, teamId: Prisma.Sql): Prisma.Sql {
+    return Prisma.sql`EXISTS (SELECT 1 FROM "TeamMember" WHERE "TeamMember"."teamId" = ${teamId} AND "TeamMember"."agentId" = ${agentId})`;
   }
 
   /** A team the viewer belongs to; NOT_FOUND otherwise, exactly as for an unknown ID. */
