@@ -51,7 +51,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const agents = new AgentService(db, journal, tailer, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS, logError("token revocation watch"));
   const teams = new TeamService(db, journal, tailer, agents, idempotency);
   const messages = new MessageService(db, journal, tailer, teams, agents, idempotency);
-  const dependencies = new DependencyService(journal, teams, messages, agents);
+  const dependencies = new DependencyService(db, journal, teams, messages, agents);
   const tasks = new TaskService(db, journal, teams, messages, idempotency, agents, dependencies);
   const claims = new ClaimService(db, journal, teams, tasks, agents);
   const context = new ContextService(db, journal, tailer, teams, tasks, agents);

@@ -198,8 +198,8 @@ export class ClaimService {
         group.map((a) => Prisma.sql`WHEN ${a.task.id} THEN ${a.agentId}`),
         " ",
       )} END`;
-      // Both drivers type the returned columns as Prisma does (dates, booleans, JSON).
-      const rows = await tx.$queryRaw<Task[]>`
+      // Run straight (Database.rows), typed as Prisma's reads are (dates, booleans, JSON).
+      const rows = await this.db.rows<Task>(tx, Prisma.sql`
         UPDATE "Task" SET "status" = ${Prisma.raw(`'${HELD_STATUS}'`)}, "holderId" = ${holder}, "assigneeId" = ${holder},
           "leaseExpiresAt" = ${new Date(now.getTime() + lease * 1000)}, "claimEpoch" = "claimEpoch" + 1, "updatedAt" = ${now}
         WHERE "id" IN (${this.db.dialect.idsLockedInOrder("Task", group.map((a) => a.task.id))})
@@ -208,7 +208,7 @@ export class ClaimService {
             " OR ",
           )})
           AND ${readyFormSql(now)}
-        RETURNING *`;
+        RETURNING *`);
       for (const task of rows) claims.set(task.id, { task, token: task.claimEpoch, expiresAt: task.leaseExpiresAt! });
     }
     return claims;

@@ -4,8 +4,8 @@
 // new task's links under takeTaskNumber's), so two concurrent links cannot close a cycle
 // between them.
 import { BadInputError, ConflictError, NotFoundError } from "../../errors.js";
-import type { Task } from "../../generated/prisma/client.js";
-import type { Tx } from "../../infra/db.js";
+import { Prisma, type Task } from "../../generated/prisma/client.js";
+import type { Database, Tx } from "../../infra/db.js";
 import type { AgentService, Viewer } from "../agents/agents.service.js";
 import type { JournalService, JournalWrite } from "../journal/journal.service.js";
 import type { MessageService } from "../messages/messages.service.js";
@@ -17,6 +17,7 @@ import { visibleInTx } from "./tasks.service.js";
 
 export class DependencyService {
   constructor(
+    private readonly db: Database,
     private readonly journal: JournalService,
     private readonly teams: TeamService,
     private readonly messages: MessageService,
@@ -107,7 +108,8 @@ export class DependencyService {
 
   /** The "task.ready" changes for tasks that `task` blocked and that are ready now that it closed. */
   async unblockedBy(tx: Tx, actorId: string, task: Task): Promise<Change[]> {
-    const dependents = await tx.taskDependency.findMany({ where: { blockerId: task.id }, select: { blockedId: true } });
+    // Every completion asks: one statement run straight (Database.rows).
+    const dependents = await this.db.rows<{ blockedId: string }>(tx, Prisma.sql`SELECT "blockedId" FROM "TaskDependency" WHERE "blockerId" = ${task.id}`);
     return readyEvents(tx, actorId, dependents.map((d) => d.blockedId));
   }
 

@@ -408,8 +408,15 @@ export class TaskService {
 
   private async nudgeFor(tx: Tx, viewer: Viewer, task: Task): Promise<string | null> {
     const recent = await this.journal.recentByActor(tx, { teamId: task.teamId, actorId: viewer.id, kind: "task.completed" }, NUDGE_AFTER);
-    const tasks = await tx.task.findMany({ where: { id: { in: recent.map((r) => r.subjectId) } }, select: { verification: true, title: true } });
-    return verificationNudge(recent.length < NUDGE_AFTER ? [] : tasks);
+    // Fewer completions than the rule looks at: it has nothing to read them for.
+    const tasks =
+      recent.length < NUDGE_AFTER
+        ? []
+        : await this.db.rows<{ verification: boolean; title: string }>(
+            tx,
+            Prisma.sql`SELECT "verification", "title" FROM "Task" WHERE "id" IN (${Prisma.join(recent.map((r) => r.subjectId))})`,
+          );
+    return verificationNudge(tasks);
   }
 
   /** BAD_USER_INPUT on `field` unless the task is the team's: other modules link to a task of the same team only. */
