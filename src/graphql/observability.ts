@@ -52,6 +52,7 @@ export function createMetrics(registry: Registry, services: Services, sockets: (
   gauge("agent_hq_journal_tailer_position", "The journal cursor this instance's tailer has read up to", () => services.tailer.stats().position);
   gauge("agent_hq_journal_tailer_reads", "Journal reads by the tailer since start (one per batch of commits)", () => services.tailer.stats().reads);
   gauge("agent_hq_db_statements", "SQL statements run since start", () => services.db.statements());
+  gauge("agent_hq_db_write_transactions", "Write transactions since start (SQLite commits concurrent writes together: fewer than writes under load)", () => services.db.transactions());
 
   return {
     refused: (reason) => refusals.inc({ reason }),

@@ -51,6 +51,7 @@ describe("/metrics", () => {
       "agent_hq_journal_head",
       "agent_hq_journal_tailer_position",
       "agent_hq_db_statements",
+      "agent_hq_db_write_transactions",
       "agent_hq_operation_duration_seconds",
     ]) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name}\\b`, "m"));
@@ -74,6 +75,8 @@ describe("/metrics", () => {
     expect(head).toBeGreaterThanOrEqual(2);
     expect(samples("agent_hq_journal_tailer_position")[0]!.value).toBe(head);
     expect(samples("agent_hq_db_statements")[0]!.value).toBeGreaterThan(0);
+    // registerAgent wrote, one transaction at least.
+    expect(samples("agent_hq_db_write_transactions")[0]!.value).toBeGreaterThan(0);
     expect(samples("agent_hq_operation_duration_seconds_count").reduce((n, s) => n + s.value, 0)).toBeGreaterThanOrEqual(4);
   });
 
