@@ -1,13 +1,15 @@
 // Readiness is defined once (src/modules/tasks/readiness.ts) and read in three languages:
-// the predicate (readinessOf), Prisma's where (readyWhere, readyForms: claim-next's
-// candidates, `ready:` list filters, "task.ready" events) and SQL (readyFormSql: the
-// claim's conditional update). On generated tasks (random statuses, blockers and leases
-// around now) in a real database, each must pick exactly the tasks the predicate does.
+// the predicate (readinessOf), Prisma's where (readyWhere, readyForms: `ready:` list
+// filters, "task.ready" events) and SQL (readyFormSql: the claim's conditional update;
+// readyFormsSql: claim-next's candidate reads). On generated tasks (random statuses,
+// blockers and leases around now) in a real database, each must pick exactly the tasks
+// the predicate does. Who may take a task (claim-picks.ts) is held equal the same way.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Prisma } from "../../src/generated/prisma/client.js";
 import { openDatabase, type Database } from "../../src/infra/db.js";
 import { lapsed, lapsedWhere } from "../../src/modules/tasks/lease.js";
-import { readinessOfRow, readinessSelect, readyForm, readyForms, readyFormSql, readyWhere } from "../../src/modules/tasks/readiness.js";
+import { readinessOfRow, readinessSelect, readyForm, readyForms, readyFormSql, readyFormsSql, readyWhere } from "../../src/modules/tasks/readiness.js";
+import { mayTake, roleKey, takeableBy, takeableBySql } from "../../src/modules/tasks/claim-picks.js";
 import { TASK_STATUSES } from "../../src/modules/tasks/task-rules.js";
 import { freshDatabase } from "../helpers/server.js";
 
@@ -77,7 +79,38 @@ it("the predicate, the Prisma where and the claim's SQL pick the same tasks", as
     expect(idsOf(await where(lapsedForm))).toEqual(idsOf(ready.filter((t) => readyForm(t, now) === "lapsed")));
     // The sweeper's where, and the claim's SQL (blockers aside: the claim read them first).
     expect(idsOf(await where(lapsedWhere(now)))).toEqual(idsOf(tasks.filter((t) => lapsed(t, now))));
-    const bySql = await db.reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${readyFormSql(now)}`;
-    expect(idsOf(bySql)).toEqual(idsOf(tasks.filter((t) => readyForm(t, now) !== null)));
+    const sql = (condition: Prisma.Sql) => db.reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${condition}`;
+    expect(idsOf(await sql(readyFormSql(now)))).toEqual(idsOf(tasks.filter((t) => readyForm(t, now) !== null)));
+    // The claim's candidate reads: each form of "ready" in SQL, blockers included.
+    const [waitingSql, lapsedSql] = readyFormsSql(now);
+    expect(idsOf(await sql(waitingSql))).toEqual(idsOf(ready.filter((t) => readyForm(t, now) === "waiting")));
+    expect(idsOf(await sql(lapsedSql))).toEqual(idsOf(ready.filter((t) => readyForm(t, now) === "lapsed")));
+  }
+});
+
+it("who may take a task: the predicate, the Prisma where and the SQL pick the same tasks", async () => {
+  const random = mulberry32(7);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const { teamId, agents } = await db.write(async (tx) => {
+    const agents = await Promise.all(["p", "q", "r"].map((n) => tx.agent.create({ data: { name: `takers-${n}` } })));
+    const team = await tx.team.create({ data: { name: "takers", leadId: agents[0]!.id, createdById: agents[0]!.id } });
+    for (let number = 1; number <= 120; number++) {
+      const task = await tx.task.create({ data: { teamId: team.id, number, title: `t${number}`, metadata: {}, createdById: agents[0]!.id, assigneeId: random() < 0.5 ? pick(agents).id : null } });
+      for (const agent of agents) if (random() < 0.25) await tx.taskRoleAssignment.create({ data: { taskId: task.id, agentId: agent.id, role: pick(["reviewer", "tester"]), assignedById: agents[0]!.id } });
+    }
+    return { teamId: team.id, agents: agents.map((a) => a.id) };
+  });
+  const tasks = await db.reader.task.findMany({ where: { teamId }, select: { id: true, number: true, priorityRank: true, assigneeId: true, roles: { select: { agentId: true, role: true } } } });
+  for (const takers of [[agents[0]!], [agents[1]!, agents[2]!]]) {
+    for (const role of [null, "reviewer"]) {
+      const holders = new Set(tasks.flatMap((t) => t.roles.filter((r) => role === null || r.role === role).map((r) => roleKey(t.id, r.agentId))));
+      const may = mayTake(role, holders);
+      const expected = idsOf(tasks.filter((t) => takers.some((agent) => may(agent, t))));
+      expect(idsOf(await db.reader.task.findMany({ where: { AND: [{ teamId }, takeableBy(takers, role)] }, select: { id: true } }))).toEqual(expected);
+      const bySql = await db.reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${takeableBySql(db.dialect.strings(takers), role)}`;
+      expect(idsOf(bySql)).toEqual(expected);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(expected.length).toBeLessThan(tasks.length);
+    }
   }
 });

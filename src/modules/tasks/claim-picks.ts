@@ -5,10 +5,10 @@
 // priority first, then the oldest: the lowest number), that its agent may take. Who may
 // take a task: with a role asked for, only an agent with that role on it; otherwise
 // anyone when it is unassigned, its assignee, or an agent with any role on it.
-import type { Prisma } from "../../generated/prisma/client.js";
+import { Prisma } from "../../generated/prisma/client.js";
 
-/** Claim order, for Prisma reads. */
-export const CLAIM_ORDER: Prisma.TaskOrderByWithRelationInput[] = [{ priorityRank: "desc" }, { number: "asc" }];
+/** Claim order, for the candidate reads (SQL); `inClaimOrder` is the same order in JavaScript. */
+export const CLAIM_ORDER_SQL = Prisma.sql`"priorityRank" DESC, "number" ASC`;
 
 /** What picking needs to know of a ready task. */
 export interface Candidate {
@@ -27,6 +27,15 @@ export function inClaimOrder<T extends Candidate>(tasks: T[]): T[] {
 export function takeableBy(agentIds: string[], role: string | null = null): Prisma.TaskWhereInput {
   if (role !== null) return { roles: { some: { agentId: { in: agentIds }, role } } };
   return { OR: [{ assigneeId: null }, { assigneeId: { in: agentIds } }, { roles: { some: { agentId: { in: agentIds } } } }] };
+}
+
+/** `takeableBy` as SQL on a "Task" row; `agents` is a subquery of the agents' IDs (Dialect.strings). */
+export function takeableBySql(agents: Prisma.Sql, role: string | null = null): Prisma.Sql {
+  const hasRole = Prisma.sql`EXISTS (SELECT 1 FROM "TaskRoleAssignment" WHERE "TaskRoleAssignment"."taskId" = "Task"."id" AND "TaskRoleAssignment"."agentId" IN (${agents})${
+    role !== null ? Prisma.sql` AND "TaskRoleAssignment"."role" = ${role}` : Prisma.empty
+  })`;
+  if (role !== null) return hasRole;
+  return Prisma.sql`("Task"."assigneeId" IS NULL OR "Task"."assigneeId" IN (${agents}) OR ${hasRole})`;
 }
 
 /** The "task agent" key of `roleHolders`. */

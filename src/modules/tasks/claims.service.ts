@@ -55,7 +55,7 @@ export class ClaimService {
     private readonly tasks: TaskService,
     private readonly agents: AgentService,
   ) {
-    this.next = new ClaimNext(journal, teams, tasks, (tx, attempts, now) => this.take(tx, attempts, now));
+    this.next = new ClaimNext(db, journal, teams, tasks, (tx, attempts, now) => this.take(tx, attempts, now));
   }
 
   /** Claims a task that is ready and that the viewer may take. */

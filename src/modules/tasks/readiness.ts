@@ -3,7 +3,8 @@
 // (`lapsed`, lease.ts). Three readers need it, each in its own language, all built here
 // from the same constants: the predicate `readinessOf` (the readiness field, MCP), the
 // Prisma where `readyForms`/`readyWhere` (claim candidates, `ready:` list filters, the
-// "task.ready" events), and the SQL `readyFormSql` (the claim's conditional update).
+// "task.ready" events), and the SQL `readyFormSql` (the claim's conditional update) and
+// `readyFormsSql` (the claim's candidate reads).
 // test/unit/readiness.test.ts holds them equal on generated tasks on a real database.
 import { Prisma, type Task } from "../../generated/prisma/client.js";
 import type { Tx } from "../../infra/db.js";
@@ -83,7 +84,16 @@ export function readyWhere(now: Date): Prisma.TaskWhereInput {
  * candidate read has checked in the same transaction.
  */
 export function readyFormSql(now: Date): Prisma.Sql {
-  return Prisma.sql`("status" = ${Prisma.raw(`'${WAITING_STATUS}'`)} OR ${lapsedSql(now)})`;
+  return Prisma.sql`(${waitingSql} OR ${lapsedSql(now)})`;
+}
+
+const waitingSql = Prisma.sql`"status" = ${Prisma.raw(`'${WAITING_STATUS}'`)}`;
+const noOpenBlockerSql = Prisma.sql`NOT EXISTS (SELECT 1 FROM "TaskDependency" JOIN "Task" AS "blocker" ON "blocker"."id" = "TaskDependency"."blockerId"
+  WHERE "TaskDependency"."blockedId" = "Task"."id" AND "blocker"."status" NOT IN (${Prisma.join(CLOSED_STATUSES)}))`;
+
+/** `readyForms` as SQL on a "Task" row (the claim's candidate reads). */
+export function readyFormsSql(now: Date): [waiting: Prisma.Sql, lapsed: Prisma.Sql] {
+  return [Prisma.sql`(${waitingSql} AND ${noOpenBlockerSql})`, Prisma.sql`(${lapsedSql(now)} AND ${noOpenBlockerSql})`];
 }
 
 /**

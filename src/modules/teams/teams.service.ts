@@ -58,7 +58,11 @@ export class TeamService {
 
   /** Which of these agents are members of the team (read in a write transaction). */
   async membersAmong(tx: Tx, teamId: string, agentIds: string[]): Promise<Set<string>> {
-    const rows = await tx.teamMember.findMany({ where: { teamId, agentId: { in: agentIds } }, select: { agentId: true } });
+    // Every claim-next batch asks: run straight (Database.rows).
+    const rows = await this.db.rows<{ agentId: string }>(
+      tx,
+      Prisma.sql`SELECT "agentId" FROM "TeamMember" WHERE "teamId" = ${teamId} AND "agentId" IN (${this.db.dialect.strings(agentIds)})`,
+    );
     return new Set(rows.map((r) => r.agentId));
   }
 
