@@ -160,7 +160,22 @@ export function splitTaskQuery<Q extends object>(query: Q | undefined): { query:
 function shapeOf(model: Model, select: Record<string, unknown> | null, relations: Plan[]): Shape {
   const columns = model.names.flatMap((name, i) => (select === null || select[name] === true ? [i] : []));
   const key = `${model.table}(${columns.join(",")}){${relations.map((p) => `${p.name}${orderKey(p.orderBy)}:${p.shape.key}`).join(",")}}`;
-  return { model, columns, relations, decode: decoder(model, columns), key };
+  return { model, columns, relations, decode: decoderOf(model, columns), key };
+}
+
+// One compiled decoder for a model's set of columns (compiling one costs more than a page):
+// few sets, from the schema's selections, not from clients' values.
+const decoders = new Map<string, Decode>();
+
+function decoderOf(model: Model, columns: readonly number[]): Decode {
+  const key = `${model.table}(${columns.join(",")})`;
+  let decode = decoders.get(key);
+  if (!decode) {
+    decode = decoder(model, columns);
+    if (decoders.size >= 200) decoders.clear();
+    decoders.set(key, decode);
+  }
+  return decode;
 }
 
 const orderKey = (orderBy: Plan["orderBy"]) => (orderBy ? `(${orderBy.map((o) => `${o.column}${o.desc ? "-" : "+"}`).join(",")})` : "");
