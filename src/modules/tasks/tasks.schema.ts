@@ -52,8 +52,10 @@ export const TaskRef = builder.prismaObject("Task", {
     team: t.relation("team"),
     title: t.exposeString("title"),
     description: t.exposeString("description", { nullable: true }),
-    status: t.field({ type: TaskStatusEnum, select: { status: true }, resolve: (task) => task.status as (typeof TASK_STATUSES)[number] }),
-    priority: t.field({ type: TaskPriorityEnum, select: { priority: true }, resolve: (task) => task.priority as (typeof PRIORITIES)[number] }),
+    // No `select`: a Task row holds every column (the plugin includes, never selects), and a
+    // field with a selection pays the plugin's loaded-check on every row of a list.
+    status: t.field({ type: TaskStatusEnum, resolve: (task) => task.status as (typeof TASK_STATUSES)[number] }),
+    priority: t.field({ type: TaskPriorityEnum, resolve: (task) => task.priority as (typeof PRIORITIES)[number] }),
     assignee: t.relation("assignee", { nullable: true }),
     activeForm: t.exposeString("activeForm", { nullable: true, description: "What the agent working on it is doing right now." }),
     progress: t.exposeInt("progress", { description: "0–100." }),
