@@ -139,6 +139,9 @@ if (!upToDate()) {
       // the reverse): graphql's CommonJS build reached through esbuild's interop getters cost
       // 2–7 % of a request's CPU (bench `work` and `throughput`, profiled).
       mainFields: ["module", "main"],
+      // The same for deep imports (graphql-armor imports graphql/language/parser): its .mjs
+      // file, or the bundle would hold a second copy of graphql's parser and GraphQLError.
+      resolveExtensions: [".mjs", ".tsx", ".ts", ".jsx", ".js", ".css", ".json"],
       target: "node20",
       // A linked map (.build/current/main.mjs.map) for debuggers and for
       // NODE_OPTIONS=--enable-source-maps; off by default, as it costs ~6 MB of memory.
