@@ -7,10 +7,10 @@ import { join } from "node:path";
 import Sqlite from "better-sqlite3";
 import pg from "pg";
 import { pino } from "pino";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { createApp, type App } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
-import { openDatabase } from "../../src/infra/db.js";
+import { openDatabase, type Database } from "../../src/infra/db.js";
 import { createAnnouncementBus } from "../../src/infra/pubsub.js";
 
 export interface TestServer {
@@ -34,6 +34,22 @@ export async function freshDatabase(): Promise<{ url: string; cleanup(): void }>
   }
   const dir = mkdtempSync(join(tmpdir(), "agent-hq-test-"));
   return { url: `file:${join(dir, "hq.db")}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh database opened before a test file's tests, and closed and removed after them. */
+export function openFreshDatabase(): () => Database {
+  let db: Database;
+  let cleanup: () => void;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    cleanup = fresh.cleanup;
+    db = await openDatabase(fresh.url);
+  });
+  afterAll(async () => {
+    await db.close();
+    cleanup();
+  });
+  return () => db;
 }
 
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {

@@ -4,26 +4,15 @@
 // readyFormsSql: claim-next's candidate reads). On generated tasks (random statuses,
 // blockers and leases around now) in a real database, each must pick exactly the tasks
 // the predicate does. Who may take a task (claim-picks.ts) is held equal the same way.
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Prisma } from "../../src/generated/prisma/client.js";
-import { openDatabase, type Database } from "../../src/infra/db.js";
 import { lapsed, lapsedWhere } from "../../src/modules/tasks/lease.js";
 import { readinessOfRow, readinessSelect, readyForm, readyForms, readyFormSql, readyFormsSql, readyWhere } from "../../src/modules/tasks/readiness.js";
 import { mayTake, roleKey, takeableBy, takeableBySql } from "../../src/modules/tasks/claim-picks.js";
 import { TASK_STATUSES } from "../../src/modules/tasks/task-rules.js";
-import { freshDatabase } from "../helpers/server.js";
+import { openFreshDatabase } from "../helpers/server.js";
 
-let db: Database;
-let cleanup: () => void;
-beforeAll(async () => {
-  const fresh = await freshDatabase();
-  cleanup = fresh.cleanup;
-  db = await openDatabase(fresh.url);
-});
-afterAll(async () => {
-  await db.close();
-  cleanup();
-});
+const database = openFreshDatabase();
 
 /** A small seeded generator, so a failure can be replayed. */
 function mulberry32(seed: number): () => number {
@@ -39,7 +28,7 @@ function mulberry32(seed: number): () => number {
 async function generateTasks(seed: number, count: number, now: Date): Promise<string> {
   const random = mulberry32(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  return db.write(async (tx) => {
+  return database().write(async (tx) => {
     const agents = await Promise.all(["a", "b"].map((n) => tx.agent.create({ data: { name: `${n}-${seed}` } })));
     const team = await tx.team.create({ data: { name: `team-${seed}`, leadId: agents[0]!.id, createdById: agents[0]!.id } });
     const ids: string[] = [];
@@ -65,13 +54,13 @@ it("the predicate, the Prisma where and the claim's SQL pick the same tasks", as
   for (const seed of [1, 2, 3]) {
     const now = new Date();
     const teamId = await generateTasks(seed, 150, now);
-    const tasks = await db.reader.task.findMany({ where: { teamId }, select: { id: true, ...readinessSelect } });
+    const tasks = await database().reader.task.findMany({ where: { teamId }, select: { id: true, ...readinessSelect } });
     const ready = tasks.filter((t) => readinessOfRow(t, now).ready);
     // Every state occurs, so each part of the rule is exercised.
     expect(new Set(tasks.map((t) => readinessOfRow(t, now).state))).toEqual(new Set(["READY", "NOT_PENDING", "BLOCKED", "CLAIMED"]));
     expect(ready.some((t) => readyForm(t, now) === "lapsed")).toBe(true);
 
-    const where = (extra: Prisma.TaskWhereInput) => db.reader.task.findMany({ where: { AND: [{ teamId }, extra] }, select: { id: true } });
+    const where = (extra: Prisma.TaskWhereInput) => database().reader.task.findMany({ where: { AND: [{ teamId }, extra] }, select: { id: true } });
     expect(idsOf(await where(readyWhere(now)))).toEqual(idsOf(ready));
     expect(idsOf(await where({ NOT: readyWhere(now) }))).toEqual(idsOf(tasks.filter((t) => !ready.includes(t))));
     const [waiting, lapsedForm] = readyForms(now);
@@ -79,7 +68,7 @@ it("the predicate, the Prisma where and the claim's SQL pick the same tasks", as
     expect(idsOf(await where(lapsedForm))).toEqual(idsOf(ready.filter((t) => readyForm(t, now) === "lapsed")));
     // The sweeper's where, and the claim's SQL (blockers aside: the claim read them first).
     expect(idsOf(await where(lapsedWhere(now)))).toEqual(idsOf(tasks.filter((t) => lapsed(t, now))));
-    const sql = (condition: Prisma.Sql) => db.reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${condition}`;
+    const sql = (condition: Prisma.Sql) => database().reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${condition}`;
     expect(idsOf(await sql(readyFormSql(now)))).toEqual(idsOf(tasks.filter((t) => readyForm(t, now) !== null)));
     // The claim's candidate reads: each form of "ready" in SQL, blockers included.
     const [waitingSql, lapsedSql] = readyFormsSql(now);
@@ -91,7 +80,7 @@ it("the predicate, the Prisma where and the claim's SQL pick the same tasks", as
 it("who may take a task: the predicate, the Prisma where and the SQL pick the same tasks", async () => {
   const random = mulberry32(7);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const { teamId, agents } = await db.write(async (tx) => {
+  const { teamId, agents } = await database().write(async (tx) => {
     const agents = await Promise.all(["p", "q", "r"].map((n) => tx.agent.create({ data: { name: `takers-${n}` } })));
     const team = await tx.team.create({ data: { name: "takers", leadId: agents[0]!.id, createdById: agents[0]!.id } });
     for (let number = 1; number <= 120; number++) {
@@ -100,14 +89,14 @@ it("who may take a task: the predicate, the Prisma where and the SQL pick the sa
     }
     return { teamId: team.id, agents: agents.map((a) => a.id) };
   });
-  const tasks = await db.reader.task.findMany({ where: { teamId }, select: { id: true, number: true, priorityRank: true, assigneeId: true, roles: { select: { agentId: true, role: true } } } });
+  const tasks = await database().reader.task.findMany({ where: { teamId }, select: { id: true, number: true, priorityRank: true, assigneeId: true, roles: { select: { agentId: true, role: true } } } });
   for (const takers of [[agents[0]!], [agents[1]!, agents[2]!]]) {
     for (const role of [null, "reviewer"]) {
       const holders = new Set(tasks.flatMap((t) => t.roles.filter((r) => role === null || r.role === role).map((r) => roleKey(t.id, r.agentId))));
       const may = mayTake(role, holders);
       const expected = idsOf(tasks.filter((t) => takers.some((agent) => may(agent, t))));
-      expect(idsOf(await db.reader.task.findMany({ where: { AND: [{ teamId }, takeableBy(takers, role)] }, select: { id: true } }))).toEqual(expected);
-      const bySql = await db.reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${takeableBySql(db.dialect.strings(takers), role)}`;
+      expect(idsOf(await database().reader.task.findMany({ where: { AND: [{ teamId }, takeableBy(takers, role)] }, select: { id: true } }))).toEqual(expected);
+      const bySql = await database().reader.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Task" WHERE "teamId" = ${teamId} AND ${takeableBySql(database().dialect.strings(takers), role)}`;
       expect(idsOf(bySql)).toEqual(expected);
       expect(expected.length).toBeGreaterThan(0);
       expect(expected.length).toBeLessThan(tasks.length);
