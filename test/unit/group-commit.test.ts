@@ -1,4 +1,4 @@
-// SQLite commits concurrent writes together (src/infra/database().ts, groupCommits): writes that
+// SQLite commits concurrent writes together (src/infra/sqlite-connection.ts, groupCommits): writes that
 // arrive while a transaction runs share the next one, each in a savepoint of its own. A
 // write that fails must take nothing of the others with it, and leave nothing behind.
 import { expect, it } from "vitest";

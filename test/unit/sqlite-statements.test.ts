@@ -1,4 +1,4 @@
-// infra/db.ts keeps the SQLite adapter's compiled statements by their SQL (a patch of the
+// infra/sqlite-connection.ts keeps the SQLite adapter's compiled statements by their SQL (a patch of the
 // adapter's `prepare`). This fails when an adapter upgrade makes the patch stop applying:
 // a statement compiled again for the same SQL, or the adapter no longer shaped as it assumes.
 import { mkdtempSync, rmSync } from "node:fs";
