@@ -23,7 +23,7 @@ import type { Socket } from "node:net";
 import { execute, getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema, type SelectionSetNode } from "graphql";
 import type { WebSocket } from "ws";
 import { JournalStream } from "../modules/journal/journal-stream.js";
-import { ROW_ONLY_FIELDS } from "../modules/journal/journal.schema.js";
+import { JOURNAL_ROW_VIEWER_FREE, type ViewerFreeFields } from "../modules/journal/journal.schema.js";
 import type { JournalRow } from "../modules/journal/journal.service.js";
 import { UnauthenticatedError } from "../errors.js";
 import type { Context } from "./context.js";
@@ -52,9 +52,9 @@ export interface SocketSubscription {
 export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 const offered = new WeakMap<object, SocketSubscription>();
-const stats = { direct: 0, handedBack: 0 };
+const stats = { direct: 0, handedBack: 0, executions: 0 };
 
-/** Subscriptions live on the graphql-ws path now, and rows handed back to the engine since start. */
+/** Subscriptions live on the graphql-ws path now, rows handed back to the engine since start, and the executions of shared selections since start. */
 export function liveStats(): Readonly<typeof stats> {
   return { ...stats };
 }
@@ -119,8 +119,8 @@ type Payload = Buffer | typeof FAILED;
 
 /**
  * Subscriptions with the same operation and variables, and the same viewer unless the
- * selection reads only the row (ROW_ONLY_FIELDS): the result for a row is the same for
- * all of them, so it is computed once. The tailer hands the same row objects to every
+ * selection reads the same for every viewer (JOURNAL_ROW_VIEWER_FREE: the row and its
+ * actor): the result for a row is the same for all of them, so it is computed once. The tailer hands the same row objects to every
  * subscriber, so results are remembered per row object, for as long as the row lives.
  */
 class SharedSelection {
@@ -130,7 +130,7 @@ class SharedSelection {
 
   static join(subscription: SocketSubscription, ctx: Context): SharedSelection {
     const { schema, document, query, operationName, variables } = subscription;
-    const viewer = rowOnly(document, operationName) ? "" : (ctx.viewer?.id ?? "-");
+    const viewer = viewerFree(document, operationName) ? "" : (ctx.viewer?.id ?? "-");
     const key = `${viewer}\n${operationName ?? ""}\n${JSON.stringify(variables ?? null)}\n${query}`;
     let group = SharedSelection.groups.get(key);
     if (!group) SharedSelection.groups.set(key, (group = new SharedSelection(key, schema, document, operationName, variables)));
@@ -158,6 +158,7 @@ class SharedSelection {
   }
 
   private run(row: JournalRow, ctx: Context): Payload | Promise<Payload> {
+    stats.executions++;
     let result;
     try {
       result = execute({ schema: this.schema, document: this.document, rootValue: row, contextValue: ctx, variableValues: this.variables, operationName: this.operationName });
@@ -170,33 +171,38 @@ class SharedSelection {
 
 const serialize = (result: ExecutionResult): Payload => (result.errors ? FAILED : Buffer.from(JSON.stringify(result)));
 
-const rowOnlyCache = new WeakMap<DocumentNode, Map<string, boolean>>();
+const viewerFreeCache = new WeakMap<DocumentNode, Map<string, boolean>>();
 
-/** True when the operation's root field selects only fields of the row itself. */
-function rowOnly(document: DocumentNode, operationName: string | null | undefined): boolean {
-  let byName = rowOnlyCache.get(document);
-  if (!byName) rowOnlyCache.set(document, (byName = new Map()));
+/** True when the operation's root field selects only what reads the same for every viewer. */
+function viewerFree(document: DocumentNode, operationName: string | null | undefined): boolean {
+  let byName = viewerFreeCache.get(document);
+  if (!byName) viewerFreeCache.set(document, (byName = new Map()));
   const name = operationName ?? "";
   let answer = byName.get(name);
   if (answer === undefined) {
     const operation = getOperationAST(document, operationName);
-    answer = operation ? onlyRowFields(document, operation.selectionSet, true) : false;
+    answer = operation ? onlyViewerFree(document, operation.selectionSet, null) : false;
     byName.set(name, answer);
   }
   return answer;
 }
 
-function onlyRowFields(document: DocumentNode, set: SelectionSetNode, root: boolean): boolean {
+/** `fields` null: the operation's root, whose one field is the row. */
+function onlyViewerFree(document: DocumentNode, set: SelectionSetNode, fields: ViewerFreeFields | null): boolean {
   return set.selections.every((selection) => {
     switch (selection.kind) {
-      case Kind.FIELD:
-        if (root) return selection.selectionSet ? onlyRowFields(document, selection.selectionSet, false) : false;
-        return !selection.selectionSet && (selection.name.value === "__typename" || ROW_ONLY_FIELDS.has(selection.name.value));
+      case Kind.FIELD: {
+        if (fields === null) return selection.selectionSet ? onlyViewerFree(document, selection.selectionSet, JOURNAL_ROW_VIEWER_FREE) : false;
+        const name = selection.name.value;
+        if (!selection.selectionSet) return name === "__typename" || fields.scalars.has(name);
+        const relation = fields.relations.get(name);
+        return relation !== undefined && onlyViewerFree(document, selection.selectionSet, relation);
+      }
       case Kind.INLINE_FRAGMENT:
-        return onlyRowFields(document, selection.selectionSet, root);
+        return onlyViewerFree(document, selection.selectionSet, fields);
       case Kind.FRAGMENT_SPREAD: {
         const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-        return fragment?.kind === Kind.FRAGMENT_DEFINITION ? onlyRowFields(document, fragment.selectionSet, root) : false;
+        return fragment?.kind === Kind.FRAGMENT_DEFINITION ? onlyViewerFree(document, fragment.selectionSet, fields) : false;
       }
       default:
         return false;

@@ -111,3 +111,33 @@ describe("graphql-ws delivery", () => {
     }
   });
 });
+
+describe("subscribers of different agents", () => {
+  it("share one execution an event when their selection reads the same for every viewer: the row and its actor", async () => {
+    const lead = await registerAgent(server, "shared-lead");
+    const members = await Promise.all(Array.from({ length: 8 }, (_, i) => registerAgent(server, `shared-${i}`)));
+    const teamId = await createTeam(lead, "shared", members.map((m) => [m, "member"]));
+    const after = (await journalCursors(teamId, 0)).at(-1)!;
+    // The console's selection: an event with its actor.
+    const query = `subscription($t: ID!, $after: Int) { teamEvents(teamId: $t, after: $after) { cursor kind actor { id name kind } } }`;
+    const listening = server.app.services.tailer.stats().listeners;
+    const clients = await Promise.all([lead, ...members].map((agent) => rawClient(agent.token)));
+    try {
+      for (const client of clients) client.socket.send(JSON.stringify({ id: "s", type: "subscribe", payload: { query, variables: { t: teamId, after } } }));
+      // Every stream takes its rows from the tailer (the same row objects for all of them).
+      await expect.poll(() => server.app.services.tailer.stats().listeners, { timeout: 60_000 }).toBeGreaterThanOrEqual(listening + clients.length);
+      const executions = liveStats().executions;
+      await lead.ok(SET, { t: teamId, v: "shared" });
+      for (const client of clients) await client.waitFor(() => client.messages.some((m) => m.type === "next"), "the event");
+      for (const client of clients) {
+        expect(client.messages.filter((m) => m.type === "next").map((m) => m.payload.data.teamEvents)).toEqual([
+          { cursor: after + 1, kind: "context.set", actor: { id: lead.id, name: lead.name, kind: "AGENT" } },
+        ]);
+      }
+      // Nine subscribers, nine viewers, one event: executed once.
+      expect(liveStats().executions - executions).toBe(1);
+    } finally {
+      for (const client of clients) client.socket.terminate();
+    }
+  });
+});

@@ -5,11 +5,28 @@ import type { JournalRow } from "./journal.service.js";
 
 /**
  * JournalEvent fields whose value comes from the row alone, never from who asks. A live
- * subscription selecting only these shares one execution per event with every other
- * subscriber of the same operation (graphql/live.ts); keep `actor` and any field that
- * reads the context or the database out of it.
+ * subscription selecting only these (and its actor's fields, JOURNAL_ROW_VIEWER_FREE)
+ * shares one execution per event with every other subscriber of the same operation
+ * (graphql/live.ts); keep any field that reads the context out of it.
  */
 export const ROW_ONLY_FIELDS: ReadonlySet<string> = new Set(["cursor", "kind", "teamId", "subjectType", "subjectId", "payload", "createdAt"]);
+
+/** Fields of a result that read the same for every viewer: scalars, and relations whose own fields do. */
+export interface ViewerFreeFields {
+  scalars: ReadonlySet<string>;
+  relations: ReadonlyMap<string, ViewerFreeFields>;
+}
+
+/**
+ * What a journal subscription may select and still be the same for every subscriber, so
+ * that graphql/live.ts executes it once a row for all of them: the row's own fields and its
+ * actor's (no Agent field depends on who asks). Listed, not derived: a field added to Agent
+ * that does depend on the viewer must not be shared by accident.
+ */
+export const JOURNAL_ROW_VIEWER_FREE: ViewerFreeFields = {
+  scalars: ROW_ONLY_FIELDS,
+  relations: new Map([["actor", { scalars: new Set(["id", "name", "kind", "description", "createdAt", "lastSeenAt", "online"]), relations: new Map() }]]),
+};
 
 export const JournalEventRef = builder.prismaObject("JournalEvent", {
   description: "One entry of the append-only journal: who did what, when. Every change writes one.",
