@@ -171,7 +171,7 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
     dialect: sqliteDialect,
     reader: reader as PrismaClient,
     ...versionReads(prepareVersion, prepareRows, sqliteDialect, countStatements(writer as PrismaClient, reader as PrismaClient), direct.count),
-    write: groupCommits(counted.write, direct.exec),
+    write: groupCommits(counted.write, direct.exec, (error) => unavailableFrom(error) !== null),
     transactions: counted.transactions,
     rows: (_tx, query) => direct.rows(query),
     isReady: () => migrationsApplied(reader, expectedMigrations),

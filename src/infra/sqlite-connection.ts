@@ -120,7 +120,7 @@ const GROUP_MAX = 64;
  * transaction of Prisma's and its commit cost ~50 µs of CPU (measured), a savepoint a few.
  * Nothing is waited for: a write that finds no transaction running starts one at once.
  */
-export function groupCommits(transaction: Database["write"], exec: (sql: string) => void): Database["write"] {
+export function groupCommits(transaction: Database["write"], exec: (sql: string) => void, cannotWrite: (error: unknown) => boolean): Database["write"] {
   interface Pending {
     fn: (tx: Tx) => Promise<unknown>;
     resolve(value: unknown): void;
@@ -133,7 +133,15 @@ export function groupCommits(transaction: Database["write"], exec: (sql: string)
     let failed: { error: unknown } | null = null;
     try {
       await transaction(async (tx) => {
+        // Set when a write failed because the database cannot be written now (locked by
+        // another process): the rest of the group gets the same answer without waiting for
+        // the lock each in turn; what was written before commits.
+        let refusal: { error: unknown } | null = null;
         for (const write of group) {
+          if (refusal) {
+            outcomes.push({ ok: false, value: refusal.error });
+            continue;
+          }
           exec("SAVEPOINT agent_hq_write");
           try {
             outcomes.push({ ok: true, value: await write.fn(tx) });
@@ -142,6 +150,7 @@ export function groupCommits(transaction: Database["write"], exec: (sql: string)
             outcomes.push({ ok: false, value: error });
             exec("ROLLBACK TO agent_hq_write");
             exec("RELEASE agent_hq_write");
+            if (cannotWrite(error)) refusal = { error };
           }
         }
       });

@@ -390,8 +390,9 @@ describe.skipIf(inject("postgresUrl") !== null)("database faults: the SQLite fil
     const other = new Sqlite(server.databaseUrl.slice("file:".length));
     try {
       other.exec("BEGIN IMMEDIATE");
-      const refused = await graphql(agent, CREATE_TASK, { t: teamId, input: { title: "waits for the lock" } }, "createTask");
-      expect(refused).toEqual({ status: 503, code: "UNAVAILABLE", message: "the database is busy (locked by another process); retry" });
+      // Several at once: they share a transaction (group commit), and each is refused.
+      const refused = await Promise.all(Array.from({ length: 5 }, (_, i) => graphql(agent, CREATE_TASK, { t: teamId, input: { title: `waits for the lock ${i}` } }, "createTask")));
+      for (const answer of refused) expect(answer).toEqual({ status: 503, code: "UNAVAILABLE", message: "the database is busy (locked by another process); retry" });
       other.exec("ROLLBACK");
     } finally {
       other.close();
