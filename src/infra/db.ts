@@ -280,8 +280,9 @@ export function unavailableFrom(error: unknown): UnavailableError | null {
     if (typeof e !== "object" || e === null || seen.has(e)) continue;
     seen.add(e);
     const { code, originalCode, kind, message, cause, originalError, meta } = e as Record<string, unknown>;
-    // The SQLite adapter reports SQLITE_BUSY as a timeout (P1008); the original code says which.
-    if (typeof originalCode === "string" && originalCode.startsWith("SQLITE_BUSY")) {
+    // The SQLite adapter reports SQLITE_BUSY as a timeout (P1008); the original code says
+    // which. A statement run straight (Database.rows) throws better-sqlite3's own error.
+    if ([originalCode, code].some((c) => typeof c === "string" && c.startsWith("SQLITE_BUSY"))) {
       return new UnavailableError("the database is busy (locked by another process); retry");
     }
     const codes = [code, originalCode].filter((c): c is string => typeof c === "string");

@@ -387,9 +387,13 @@ describe.skipIf(inject("postgresUrl") !== null)("database faults: the SQLite fil
   it("a write that cannot take the lock is refused with UNAVAILABLE, and writing resumes after", async () => {
     const agent = await registerAgent(server, "locked-out");
     const teamId = await createTeam(agent, "locked");
+    const task = await graphql(agent, CREATE_TASK, { t: teamId, input: { title: "updated while locked" } }, "createTask");
     const other = new Sqlite(server.databaseUrl.slice("file:".length));
     try {
       other.exec("BEGIN IMMEDIATE");
+      // An update's statements run straight on the connection (Database.rows): refused the same way.
+      const update = `mutation($id: ID!) { updateTask(id: $id, input: { progress: 50 }) { task { id } } }`;
+      expect(await graphql(agent, update, { id: task.id }, "updateTask")).toEqual({ status: 503, code: "UNAVAILABLE", message: "the database is busy (locked by another process); retry" });
       // Several at once: they share a transaction (group commit), and each is refused.
       const refused = await Promise.all(Array.from({ length: 5 }, (_, i) => graphql(agent, CREATE_TASK, { t: teamId, input: { title: `waits for the lock ${i}` } }, "createTask")));
       for (const answer of refused) expect(answer).toEqual({ status: 503, code: "UNAVAILABLE", message: "the database is busy (locked by another process); retry" });
