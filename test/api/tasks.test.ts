@@ -259,6 +259,27 @@ describe("an update's answer is the row as written", () => {
   });
 });
 
+describe("when a blocker completes", () => {
+  it("the blocked task is ready: one task.ready row, and its assignee and each role holder told once", async () => {
+    const reviewer = await registerAgent(server, "ready-reviewer");
+    const team = await createTeam(lead, "ready", [[worker, "implementer"], [reviewer, "reviewer"]]);
+    const blocker = await createTask(lead, team, { title: "first" });
+    const blocked = await createTask(lead, team, { title: "second", assignee: worker.name, blockedBy: [blocker.id] });
+    const unrelated = await createTask(lead, team, { title: "not blocked" });
+    await lead.ok(`mutation($id: ID!, $n: String!) { assignTaskRole(id: $id, agentName: $n, role: "reviewer") { role } }`, { id: blocked.id, n: reviewer.name });
+    // The worker is both assignee and a role holder: told once.
+    await lead.ok(`mutation($id: ID!, $n: String!) { assignTaskRole(id: $id, agentName: $n, role: "tester") { role } }`, { id: blocked.id, n: worker.name });
+    await lead.ok(UPDATE, { id: blocker.id, input: { status: "COMPLETED" } });
+
+    const { journalEvent } = server.app.services.db.reader;
+    const ready = await journalEvent.findMany({ where: { kind: "task.ready", subjectId: { in: [blocked.id, unrelated.id] } } });
+    expect(ready.map((r) => [r.teamId, r.subjectId])).toEqual([[team, blocked.id]]);
+    const notices = await journalEvent.findMany({ where: { kind: "notice.task_ready", recipientId: { in: [lead.id, worker.id, reviewer.id] } } });
+    const told = notices.filter((n) => (n.payload as { taskId?: string }).taskId === blocked.id).map((n) => n.recipientId);
+    expect(told.sort()).toEqual([reviewer.id, worker.id].sort());
+  });
+});
+
 describe("other teams' tasks do not exist", () => {
   it("answers every task operation with NOT_FOUND, exactly as for an unknown ID", async () => {
     const task = await createTask(lead, teamId, { title: "private" });

@@ -1,7 +1,7 @@
 // Readiness is defined once (src/modules/tasks/readiness.ts) and read in three languages:
 // the predicate (readinessOf), Prisma's where (readyWhere, readyForms: `ready:` list
-// filters, "task.ready" events) and SQL (readyFormSql: the claim's conditional update;
-// readyFormsSql: claim-next's candidate reads). On generated tasks (random statuses,
+// filters) and SQL (readyFormSql: the claim's conditional update; readyFormsSql:
+// claim-next's candidate reads, "task.ready" events). On generated tasks (random statuses,
 // blockers and leases around now) in a real database, each must pick exactly the tasks
 // the predicate does. Who may take a task (claim-picks.ts) is held equal the same way.
 import { expect, it } from "vitest";

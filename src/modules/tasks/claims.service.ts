@@ -114,7 +114,7 @@ export class ClaimService {
     return this.journal.write(async (w) => {
       const task = await this.held(w.tx, viewer, taskId, options.claimToken);
       const released = await this.tasks.conditionalUpdate(w.tx, task, { status: "pending", ...claimEnded(task) });
-      await this.tasks.record(w, [taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await readyEvents(w.tx, viewer.id, [taskId]))], [viewer]);
+      await this.tasks.record(w, [taskEvent(viewer.id, released, "task.released", { token: task.claimEpoch }), ...(await readyEvents(this.db, w.tx, viewer.id, [taskId]))], [viewer]);
       return released;
     });
   }
@@ -131,7 +131,7 @@ export class ClaimService {
       if (!liveHolder(task)) throw new ConflictError(`task #${task.number} has no live claim to take back`);
       const { data, changes } = takenBack(task, viewer);
       const back = await this.tasks.conditionalUpdate(w.tx, task, data);
-      await this.tasks.record(w, [...changes, ...(await readyEvents(w.tx, viewer.id, [taskId]))], [viewer]);
+      await this.tasks.record(w, [...changes, ...(await readyEvents(this.db, w.tx, viewer.id, [taskId]))], [viewer]);
       return back;
     });
   }
@@ -159,7 +159,7 @@ export class ClaimService {
         if (count > 0) returned.push(expired);
       }
       const changes = returned.flatMap((r) => r.changes);
-      changes.push(...(await readyEvents(tx, null, returned.map((r) => r.back.id))));
+      changes.push(...(await readyEvents(this.db, tx, null, returned.map((r) => r.back.id))));
       await this.tasks.record(w, changes);
       return returned.length;
     });

@@ -52,7 +52,7 @@ export class DependencyService {
       await this.teams.lockBoard(tx, task.teamId);
       await tx.taskDependency.delete({ where: { blockerId_blockedId: { blockerId, blockedId: taskId } } });
       const entries = [taskEvent(viewer.id, task, "task.dependency_removed", { blockedBy: link.blocker.number })];
-      await this.record(w, [...entries, ...(await readyEvents(tx, viewer.id, [taskId]))], viewer);
+      await this.record(w, [...entries, ...(await readyEvents(this.db, tx, viewer.id, [taskId]))], viewer);
       return task;
     });
   }
@@ -110,7 +110,7 @@ export class DependencyService {
   async unblockedBy(tx: Tx, actorId: string, task: Task): Promise<Change[]> {
     // Every completion asks: one statement run straight (Database.rows).
     const dependents = await this.db.rows<{ blockedId: string }>(tx, Prisma.sql`SELECT "blockedId" FROM "TaskDependency" WHERE "blockerId" = ${task.id}`);
-    return readyEvents(tx, actorId, dependents.map((d) => d.blockedId));
+    return readyEvents(this.db, tx, actorId, dependents.map((d) => d.blockedId));
   }
 
   /**

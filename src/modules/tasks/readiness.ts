@@ -2,12 +2,12 @@
 // is in one of two forms: waiting (pending), or held under a lease that ran out
 // (`lapsed`, lease.ts). Three readers need it, each in its own language, all built here
 // from the same constants: the predicate `readinessOf` (the readiness field, MCP), the
-// Prisma where `readyForms`/`readyWhere` (claim candidates, `ready:` list filters, the
-// "task.ready" events), and the SQL `readyFormSql` (the claim's conditional update) and
-// `readyFormsSql` (the claim's candidate reads).
+// Prisma where `readyWhere` (`ready:` list filters), and the SQL `readyFormSql` (the
+// claim's conditional update) and `readyFormsSql` (the claim's candidate reads, the
+// "task.ready" events).
 // test/unit/readiness.test.ts holds them equal on generated tasks on a real database.
 import { Prisma, type Task } from "../../generated/prisma/client.js";
-import type { Tx } from "../../infra/db.js";
+import type { Database, Tx } from "../../infra/db.js";
 import { lapsed, lapsedSql, lapsedWhere, liveHolder, type ClaimState } from "./lease.js";
 import { notice, taskEvent, type Change } from "./task-events.js";
 import { CLOSED_STATUSES, type TaskStatus } from "./task-rules.js";
@@ -125,17 +125,20 @@ export function readinessOfRow(task: ReadinessRow, now = new Date()): Readiness 
 
 /**
  * Journal rows for the waiting tasks among `ids` that are ready now, and notices to
- * whoever the work is for: its assignee and every role holder, each told once.
+ * whoever the work is for: its assignee and every role holder, each told once. Every
+ * completion that unblocks something asks: run straight (Database.rows).
  */
-export async function readyEvents(tx: Tx, actorId: string | null, ids: string[]): Promise<Change[]> {
+export async function readyEvents(db: Database, tx: Tx, actorId: string | null, ids: string[]): Promise<Change[]> {
   if (ids.length === 0) return [];
-  const [waiting] = readyForms(new Date());
-  const ready: (Task & { roles: { agentId: string }[] })[] = await tx.task.findMany({
-    where: { AND: [{ id: { in: ids } }, waiting] },
-    include: { roles: { select: { agentId: true } } },
-  });
-  return ready.flatMap(({ roles, ...t }) => {
-    const told = new Set([...(t.assigneeId ? [t.assigneeId] : []), ...roles.map((r) => r.agentId)]);
+  const [waiting] = readyFormsSql(new Date());
+  const ready = await db.rows<Task>(tx, Prisma.sql`SELECT * FROM "Task" WHERE "id" IN (${db.dialect.strings(ids)}) AND ${waiting} ORDER BY "number"`);
+  if (ready.length === 0) return [];
+  const roles = await db.rows<{ taskId: string; agentId: string }>(
+    tx,
+    Prisma.sql`SELECT "taskId", "agentId" FROM "TaskRoleAssignment" WHERE "taskId" IN (${db.dialect.strings(ready.map((t) => t.id))})`,
+  );
+  return ready.flatMap((t) => {
+    const told = new Set([...(t.assigneeId ? [t.assigneeId] : []), ...roles.filter((r) => r.taskId === t.id).map((r) => r.agentId)]);
     return [taskEvent(actorId, t, "task.ready"), ...[...told].map((agentId) => notice(actorId, agentId, t, "task_ready"))];
   });
 }
