@@ -1,10 +1,11 @@
 // The only place that constructs Prisma clients.
 //
-// SQLite: one writer client, on which every write runs inside a transaction, and one
-// read-only client that sees committed data only. The driver adapter lets a plain
-// query run inside another request's open transaction (measured: writes lost on
-// rollback, dirty reads), hence the split. WAL lets the reader run beside the writer.
-// PostgreSQL: one pooled client serves both roles.
+// SQLite: one writer client, on which every write runs inside a transaction (concurrent
+// writes share one, each in a savepoint: sqlite-connection.ts), and one read-only client
+// that sees committed data only. The driver adapter lets a plain query run inside another
+// request's open transaction (measured: writes lost on rollback, dirty reads), hence the
+// split. WAL lets the reader run beside the writer.
+// PostgreSQL: one pooled client serves both roles, a transaction for each write.
 //
 // Each provider's client, adapter and driver are imported only when DATABASE_URL picks
 // that provider: loading the other one cost start time and memory for nothing.
@@ -67,8 +68,8 @@ function countStatements(...clients: PrismaClient[]) {
 type QueryEvents = { $on(event: "query", cb: () => void): void };
 const log = [{ emit: "event", level: "query" }] as const;
 
-// Writes queue behind the adapter's lock on SQLite; Prisma's default 2 s wait for a
-// transaction to start ran out under bursts (measured), so allow a longer queue.
+// Transactions queue for a connection (PostgreSQL's pool, SQLite's one writer); Prisma's
+// default 2 s wait for one to start ran out under bursts (measured), so allow a longer queue.
 const transactionOptions = { maxWait: 20_000, timeout: 15_000 };
 
 export interface ReadVersion {
