@@ -3,6 +3,7 @@
 // (Database.rows), and concurrent writes committed in groups. db.ts puts them together.
 import type { Prisma } from "../generated/prisma/client.js";
 import type { Database, Tx } from "./db.js";
+import { bool, date } from "./sql-values.js";
 
 /**
  * Prisma's SQLite adapter has better-sqlite3 compile every statement anew (`prepare` then
@@ -190,9 +191,9 @@ const same = (v: unknown) => (typeof v === "bigint" && Number.isSafeInteger(Numb
 function decoderOf(declaredType: string | null): (v: unknown) => unknown {
   switch (declaredType?.toUpperCase()) {
     case "DATETIME":
-      return (v) => new Date(typeof v === "bigint" ? Number(v) : (v as string | number));
+      return date;
     case "BOOLEAN":
-      return (v) => Number(v) !== 0;
+      return bool;
     case "JSONB":
     case "JSON":
       return (v) => (typeof v === "string" ? JSON.parse(v) : v);

@@ -2,7 +2,8 @@
 // datamodel: a missing column would leave a field unresolved, a wrong key wrong rows.
 import { describe, expect, it } from "vitest";
 import { getDatamodel } from "../../src/generated/pothos-types.js";
-import { date, MODELS } from "../../src/modules/tasks/task-relations.js";
+import { date } from "../../src/infra/sql-values.js";
+import { MODELS } from "../../src/modules/tasks/task-relations.js";
 
 const { models } = getDatamodel().datamodel;
 const kindOf: Record<string, string> = { String: "string", Int: "number", Float: "number", Boolean: "boolean", DateTime: "date", Json: "json" };

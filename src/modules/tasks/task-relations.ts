@@ -8,6 +8,7 @@
 // columns, Date, boolean, parsed Json, relations in order), so callers such as the Pothos
 // plugin cannot tell the difference. Anything else asked of a relation (a filter, a page, a
 // count, another relation) leaves that whole relation with Prisma.
+import { bool, date } from "../../infra/sql-values.js";
 import { Prisma, type Agent, type Task, type TaskDependency } from "../../generated/prisma/client.js";
 import type { Database } from "../../infra/db.js";
 import type { Dialect } from "../../infra/dialect.js";
@@ -266,20 +267,6 @@ function taskJson(dialect: Dialect, shape: Shape): Prisma.Sql {
 }
 
 // ---- rows ------------------------------------------------------------------------
-
-/**
- * A DateTime column's JSON value as the Date Prisma would return: SQLite holds ISO text
- * with its offset, PostgreSQL's timestamp(3) holds UTC without a zone.
- */
-export function date(raw: unknown): Date {
-  if (typeof raw !== "string") return new Date(raw as number);
-  return new Date(/(?:Z|[+-]\d\d:?\d\d)$/.test(raw) ? raw : `${raw}Z`);
-}
-
-/** SQLite stores booleans as 0/1. */
-function bool(raw: unknown): boolean {
-  return raw === true || raw === 1;
-}
 
 type Decode = (json: unknown[]) => Record<string, unknown>;
 
