@@ -46,7 +46,7 @@ export function createServices({ config, db, bus, logger }: ServiceDeps): Servic
   const logError = (scope: string) => (error: unknown) => logger.error({ err: error }, `${scope} failed`);
   const journal = new JournalService(db, bus);
   const idempotency = new IdempotencyService(db, journal);
-  const tailer = new JournalTailer(db.reader, bus, config.JOURNAL_POLL_MS, logError("journal tailer"));
+  const tailer = new JournalTailer(journal, bus, config.JOURNAL_POLL_MS, logError("journal tailer"));
   const presence = new Presence(db, config.PRESENCE_FLUSH_MS, logError("presence flush"));
   const agents = new AgentService(db, journal, tailer, config.AGENT_HQ_REGISTRATION_KEY, config.TOKEN_CACHE_MS, logError("token revocation watch"));
   const teams = new TeamService(db, journal, tailer, agents, idempotency);

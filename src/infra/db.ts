@@ -13,7 +13,8 @@ import type { PrismaClient, Prisma } from "../generated/prisma/client.js";
 import { UnavailableError } from "../errors.js";
 import type { Dialect } from "./dialect.js";
 import { applyMigrations, migrationNames, migrationsDir, sqlitePath } from "./migrate.js";
-import { directStatements, groupCommits, keepingStatements, type SqliteConnection } from "./sqlite-connection.js";
+import { date } from "./sql-values.js";
+import { directStatements, groupCommits, keepingStatements, rowDecoder, type SqliteConnection } from "./sqlite-connection.js";
 
 export type { PrismaClient };
 export type Tx = Prisma.TransactionClient;
@@ -46,8 +47,9 @@ export interface Database {
    * A read of committed data straight through the driver, outside any transaction (unlike
    * `rows`), its statement prepared once per SQL text: for a hot read whose SQL a module
    * builds itself (Prisma's client cost more than the statement: 0.28 against 0.10 ms for a
-   * board page's relations, measured). Parameters are strings, numbers or null; rows come as
-   * the driver gives them (SQLite: text and numbers; PostgreSQL: pg's own types).
+   * board page's relations, measured). Parameters are strings, numbers or null. A table's
+   * columns come back with the values Prisma's reads give (Date, boolean, parsed JSON);
+   * a computed column as the driver gives it (SQLite: text or a number).
    */
   readRows<T>(query: Prisma.Sql): Promise<T[]>;
   /** SQL statements run so far, by either client and readVersion (for metrics and N+1 tests). */
@@ -165,8 +167,9 @@ async function openSqlite(url: string, expectedMigrations: string[]): Promise<Da
     return () => statement.get()!;
   };
   const prepareRows = (query: Prisma.Sql): ReadRows => {
-    const statement = versions.prepare<unknown[], unknown>(query.sql);
-    return (values) => statement.all(values);
+    const statement = versions.prepare<unknown[], unknown[]>(query.sql).raw(true);
+    const decode = rowDecoder(statement.columns());
+    return (values) => statement.all(values).map(decode);
   };
   return {
     dialect: sqliteDialect,
@@ -221,8 +224,10 @@ async function openPostgres(url: string, expectedMigrations: string[]): Promise<
     return async () => (await pool.query<VersionRow>(query)).rows[0]!;
   };
   let rowQueries = 0;
+  // pg reads a timestamp without time zone (Prisma's timestamp(3)) as local time; Prisma stores UTC.
+  const types = { getTypeParser: (oid: number, format?: string) => (oid === TIMESTAMP_OID ? date : pg.types.getTypeParser(oid, format as "text")) };
   const prepareRows = (query: Prisma.Sql): ReadRows => {
-    const named = { name: `agent_hq_read_rows_${rowQueries++}`, text: query.text };
+    const named = { name: `agent_hq_read_rows_${rowQueries++}`, text: query.text, types };
     return async (values) => (await pool.query({ ...named, values })).rows;
   };
   return {
@@ -238,6 +243,9 @@ async function openPostgres(url: string, expectedMigrations: string[]): Promise<
     },
   };
 }
+
+/** PostgreSQL's type id of `timestamp` (without time zone). */
+const TIMESTAMP_OID = 1114;
 
 async function migrationsApplied(client: PrismaClient, expected: string[]): Promise<boolean> {
   try {

@@ -71,7 +71,7 @@ export interface SqliteConnection {
  */
 export function directStatements(connection: () => SqliteConnection | undefined) {
   let count = 0;
-  const kept = new Map<string, { statement: CompiledStatement; decoders: ((v: unknown) => unknown)[] | null; names: string[] }>();
+  const kept = new Map<string, { statement: CompiledStatement; decode: RowDecoder | null }>();
   const rows = async <T>(query: Prisma.Sql): Promise<T[]> => {
     const c = connection();
     if (!c?.inTransaction()) throw new Error("Database.rows runs inside a write transaction");
@@ -79,7 +79,7 @@ export function directStatements(connection: () => SqliteConnection | undefined)
     if (!entry) {
       const statement = c.prepare(query.sql);
       if (kept.size >= 1_000) kept.clear();
-      entry = { statement, decoders: null, names: [] };
+      entry = { statement, decode: null };
       kept.set(query.sql, entry);
     }
     count++;
@@ -88,22 +88,13 @@ export function directStatements(connection: () => SqliteConnection | undefined)
       entry.statement.run(args);
       return [];
     }
-    if (!entry.decoders) {
-      const columns = entry.statement.columns() as { name: string; type: string | null }[];
-      entry.names = columns.map((col) => col.name);
-      entry.decoders = columns.map((col) => decoderOf(col.type));
-    }
-    const { names, decoders } = entry;
-    return entry.statement.raw(true).all(args).map((values) => {
-      const row: Record<string, unknown> = {};
-      (values as unknown[]).forEach((v, i) => (row[names[i]!] = v === null ? null : decoders[i]!(v)));
-      return row as T;
-    });
+    entry.decode ??= rowDecoder(entry.statement.columns() as DeclaredColumn[]);
+    return (entry.statement.raw(true).all(args) as unknown[][]).map(entry.decode) as T[];
   };
   /** A statement without values or rows (SAVEPOINT, RELEASE), compiled once. */
   const exec = (sql: string): void => {
     let entry = kept.get(sql);
-    if (!entry) kept.set(sql, (entry = { statement: connection()!.prepare(sql), decoders: [], names: [] }));
+    if (!entry) kept.set(sql, (entry = { statement: connection()!.prepare(sql), decode: null }));
     entry.statement.run([]);
   };
   return { rows, exec, count: () => count };
@@ -183,6 +174,24 @@ function sqliteValue(value: unknown): unknown {
   if (value === undefined) return null;
   if (typeof value === "object" && value !== null && !Buffer.isBuffer(value)) return JSON.stringify(value);
   return value;
+}
+
+/** A result column as better-sqlite3 describes it: its name and its table column's declared type (null for an expression). */
+export interface DeclaredColumn {
+  name: string;
+  type: string | null;
+}
+export type RowDecoder = (values: unknown[]) => Record<string, unknown>;
+
+/** Raw rows of these columns to objects with Prisma's values, each column read back by its declared type. */
+export function rowDecoder(columns: readonly DeclaredColumn[]): RowDecoder {
+  const names = columns.map((col) => col.name);
+  const decoders = columns.map((col) => decoderOf(col.type));
+  return (values) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < values.length; i++) row[names[i]!] = values[i] === null ? null : decoders[i]!(values[i]);
+    return row;
+  };
 }
 
 // The adapter turns on safeIntegers for its connection: integers come as BigInt, and go

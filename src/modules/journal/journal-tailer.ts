@@ -3,9 +3,8 @@
 // poll covers a lost announcement. Rows always come from the database, never from
 // the announcement.
 import { UnavailableError } from "../../errors.js";
-import type { PrismaClient } from "../../infra/db.js";
 import type { AnnouncementBus } from "../../infra/pubsub.js";
-import type { JournalRow } from "./journal.service.js";
+import type { JournalRow, JournalService } from "./journal.service.js";
 
 export type JournalListener = (rows: readonly JournalRow[]) => void;
 
@@ -47,7 +46,7 @@ export class JournalTailer {
   private handOverMs = 0;
 
   constructor(
-    private readonly reader: PrismaClient,
+    private readonly journal: Pick<JournalService, "head" | "readAllAfter">,
     private readonly bus: AnnouncementBus,
     private readonly pollMs: number,
     private readonly onError: (error: unknown) => void,
@@ -95,8 +94,7 @@ export class JournalTailer {
 
   private start(): Promise<void> {
     this.started ??= (async () => {
-      const head = await this.reader.journalEvent.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
-      this.position = Math.max(this.position, head?.id ?? 0);
+      this.position = Math.max(this.position, await this.journal.head());
       const iterator = this.bus.subscribe("journal:advanced")[Symbol.asyncIterator]();
       this.announcements = iterator;
       void (async () => {
@@ -132,11 +130,7 @@ export class JournalTailer {
         this.readAgain = false;
         if (this.listeners.size === 0) break;
         this.reads++;
-        const rows = await this.reader.journalEvent.findMany({
-          where: { id: { gt: this.position } },
-          orderBy: { id: "asc" },
-          take: BATCH,
-        });
+        const rows = await this.journal.readAllAfter(this.position, BATCH);
         if (rows.length === 0) continue;
         this.position = rows[rows.length - 1]!.id;
         const started = performance.now();

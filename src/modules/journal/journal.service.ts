@@ -105,9 +105,17 @@ export class JournalService {
     );
   }
 
+  /**
+   * Every scope's rows after a cursor, oldest first: the tailer reads each commit's rows
+   * with it, so it runs straight through the driver (Database.readRows).
+   */
+  readAllAfter(after: number, limit: number): Promise<JournalRow[]> {
+    return this.db.readRows<JournalRow>(Prisma.sql`SELECT * FROM "JournalEvent" WHERE "id" > ${after} ORDER BY "id" ASC LIMIT ${limit}`);
+  }
+
   /** The highest cursor committed so far (0 for an empty journal). */
   async head(): Promise<number> {
-    const row = await this.db.reader.journalEvent.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+    const [row] = await this.db.readRows<{ id: number }>(Prisma.sql`SELECT "id" FROM "JournalEvent" ORDER BY "id" DESC LIMIT 1`);
     return row?.id ?? 0;
   }
 }
