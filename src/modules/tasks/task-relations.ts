@@ -298,35 +298,47 @@ function related(plan: Plan, json: unknown): unknown {
   return json == null ? null : row(plan.shape, json as unknown[]);
 }
 
-/** Reads the tasks with these ids, in this shape, in one statement. */
-async function readTasks(db: Database, ids: string[], shape: Shape): Promise<Map<unknown, Record<string, unknown>>> {
-  const rows = new Map<unknown, Record<string, unknown>>();
-  if (!ids.length) return rows;
+/** Reads the tasks of `from` (a FROM clause naming them t0), in this shape, in one statement, in `orderBy`'s order. */
+async function readTasks(db: Database, from: Prisma.Sql, orderBy: Prisma.Sql | null, shape: Shape): Promise<Record<string, unknown>[]> {
   const { dialect } = db;
-  const from = Prisma.sql`FROM "Task" t0 WHERE t0."id" IN (${dialect.strings(ids)})`;
   // Straight through the driver: Prisma's client would cost more than the statement itself.
-  const [result] = await db.readRows<{ rows: unknown }>(Prisma.sql`SELECT ${dialect.json.aggregate(taskJson(dialect, shape), from, null)} AS "rows"`);
+  const [result] = await db.readRows<{ rows: unknown }>(Prisma.sql`SELECT ${dialect.json.aggregate(taskJson(dialect, shape), from, orderBy)} AS "rows"`);
   const raw = result?.rows ?? [];
-  for (const json of (typeof raw === "string" ? JSON.parse(raw) : raw) as unknown[][]) {
-    const task = row(shape, json);
-    rows.set(task.id, task);
-  }
-  return rows;
+  return ((typeof raw === "string" ? JSON.parse(raw) : raw) as unknown[][]).map((json) => row(shape, json));
+}
+
+/**
+ * A list's first page, read without Prisma: the tasks `where` picks (SQL over a "Task"
+ * row), by number. Held equal to the Prisma read it replaces by test/unit/task-relations.test.ts.
+ */
+export interface FirstPageSql {
+  where: Prisma.Sql;
 }
 
 /**
  * Reads tasks through `read` (a Prisma findMany given Prisma arguments): Prisma picks the
  * rows and reads what only it can, and one statement reads the rest (see the top of the file).
+ * A first page (`take` rows from the start, by number) whose relations one statement can
+ * read all, with `firstPage` given, is one statement and no Prisma at all.
  */
-export async function findTasks<Q extends object>(db: Database, query: Q | undefined, read: (query: Q | undefined) => Promise<Task[]>): Promise<Task[]> {
+export async function findTasks<Q extends object>(
+  db: Database,
+  query: Q | undefined,
+  read: (query: Q | undefined) => Promise<Task[]>,
+  firstPage?: FirstPageSql,
+): Promise<Task[]> {
   const split = splitTaskQuery(query);
   if (!split) return read(query);
+  const take = firstPage && firstPageSize(split.query);
+  if (take) {
+    const from = Prisma.sql`FROM (SELECT * FROM "Task" WHERE ${firstPage.where} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
+    return (await readTasks(db, from, Prisma.sql`t0."number" ASC`, split.shape)) as unknown as Task[];
+  }
   const picked = (await read(split.query)) as unknown as Record<string, unknown>[];
-  const rows = await readTasks(
-    db,
-    picked.map((t) => t.id as string),
-    split.shape,
-  );
+  if (!picked.length) return [];
+  const rows = new Map<unknown, Record<string, unknown>>();
+  const ids = picked.map((t) => t.id as string);
+  for (const task of await readTasks(db, Prisma.sql`FROM "Task" t0 WHERE t0."id" IN (${db.dialect.strings(ids)})`, null, split.shape)) rows.set(task.id, task);
   const tasks: Record<string, unknown>[] = [];
   for (const keep of picked) {
     const task = rows.get(keep.id);
@@ -336,4 +348,15 @@ export async function findTasks<Q extends object>(db: Database, query: Q | undef
     tasks.push(task);
   }
   return tasks as unknown as Task[];
+}
+
+/**
+ * The page size when Prisma's part of a split query is a first page and nothing else:
+ * `take` rows from the start (no cursor, no skip, no order of its own), only ids to read.
+ */
+function firstPageSize(query: object): number | null {
+  const { take, skip, select, ...rest } = query as { take?: unknown; skip?: unknown; select?: Record<string, unknown> };
+  const onlyIds = select !== undefined && Object.keys(select).length === 1 && select.id === true;
+  const fromStart = skip === undefined || skip === 0;
+  return typeof take === "number" && Number.isInteger(take) && take > 0 && fromStart && onlyIds && Object.keys(rest).length === 0 ? take : null;
 }

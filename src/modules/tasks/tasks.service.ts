@@ -103,7 +103,10 @@ export class TaskService {
    */
   async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q): Promise<Task[]> {
     const where = await this.listWhere(viewer, { teamId }, filter);
-    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }));
+    // Unfiltered, a first page is one statement (the board): listWhere's base and visibility in SQL.
+    const unfiltered = Object.values(filter).every((value) => value == null);
+    const firstPage = unfiltered ? { where: Prisma.sql`"Task"."teamId" = ${teamId} AND ${TaskService.visibleSql(viewer.id)}` } : undefined;
+    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }), firstPage);
   }
 
   /** Tasks assigned to me, or on which I have a role, across my teams. */
