@@ -325,6 +325,23 @@ describe("membership", () => {
 });
 
 describe("visibility: a team does not exist for a non-member", () => {
+  it("reads the team row Prisma reads for a member, and NOT_FOUND for anyone else, with or without a selection", async () => {
+    const lead = await registerAgent(server, `row-lead-${randomUUID().slice(0, 8)}`);
+    const stranger = await registerAgent(server, `row-stranger-${randomUUID().slice(0, 8)}`);
+    const teamId = await createTeam(lead, `row-${randomUUID().slice(0, 8)}`);
+    const { teams, db } = server.app.services;
+    const as = (agent: TestAgent) => ({ id: agent.id, name: agent.name, tokenId: "test" });
+    // No selection: read straight through the driver; a selection: through Prisma.
+    const straight = await teams.get(as(lead), teamId);
+    expect(straight).toStrictEqual(await db.reader.team.findUniqueOrThrow({ where: { id: teamId } }));
+    expect(straight.createdAt).toBeInstanceOf(Date);
+    expect(await teams.get(as(lead), teamId, { include: { members: true } })).toMatchObject({ ...straight, members: [expect.objectContaining({ agentId: lead.id })] });
+    for (const query of [undefined, {}, { include: { members: true } }]) {
+      await expect(teams.get(as(stranger), teamId, query)).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(teams.get(as(lead), randomUUID(), query)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    }
+  });
+
   it("answers every operation on a team ID exactly as for an unknown or malformed ID, and changes nothing", async () => {
     const lead = await newAgent("owner");
     const member = await newAgent("insider");

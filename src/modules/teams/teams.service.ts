@@ -47,7 +47,11 @@ export class TeamService {
 
   /** A team the viewer belongs to; NOT_FOUND otherwise, exactly as for an unknown ID. */
   async get<Q extends Omit<Prisma.TeamFindFirstArgs, "where">>(viewer: Viewer, teamId: string, query?: Q): Promise<Team> {
-    const team = await this.db.reader.team.findFirst({ ...query, where: { id: teamId, ...TeamService.visibleTo(viewer.id) } });
+    // The row alone (every team-scoped query asks, the board among them): straight through the driver.
+    const team =
+      !query || Object.keys(query).length === 0
+        ? (await this.db.readRows<Team>(Prisma.sql`SELECT * FROM "Team" WHERE "Team"."id" = ${teamId} AND ${TeamService.visibleSql(viewer.id, Prisma.sql`"Team"."id"`)}`))[0]
+        : await this.db.reader.team.findFirst({ ...query, where: { id: teamId, ...TeamService.visibleTo(viewer.id) } });
     if (!team) throw new NotFoundError("team");
     return team;
   }
