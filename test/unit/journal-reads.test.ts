@@ -2,7 +2,8 @@
 // (JournalService.readAllAfter, Database.readRows), not through Prisma. Its rows must be
 // the rows Prisma reads: numbers, Dates in UTC, parsed JSON payloads, nulls. Run with a
 // time zone other than UTC, where reading PostgreSQL's zone-less timestamps as local time
-// would move every date.
+// would move every date. Last, the rule that lets the tailer read by cursor at all: on
+// PostgreSQL a journal id is drawn only once appends are ordered (Dialect.orderJournalAppends).
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Prisma } from "../../src/generated/prisma/client.js";
 import { JournalService } from "../../src/modules/journal/journal.service.js";
@@ -50,4 +51,32 @@ it("reads a zone-less timestamp as UTC", async () => {
   const [row] = await database().readRows<{ at: Date }>(Prisma.sql`SELECT "createdAt" AS "at" FROM "JournalEvent" ORDER BY "id" LIMIT 1`);
   const [prisma] = await database().reader.journalEvent.findMany({ orderBy: { id: "asc" }, take: 1 });
   expect(row!.at).toEqual(prisma!.createdAt);
+});
+
+it("on PostgreSQL a journal id is drawn only under the appends' lock: a write that waited for another's commit gets an id after all of that one's rows", async (context) => {
+  const db = database();
+  if (db.dialect.name !== "postgres") return context.skip("SQLite has one writer: appends cannot interleave");
+  const journal = new JournalService(db, createAnnouncementBus());
+  const entry = (subjectId: string) => ({ actorId: null, kind: "test.ordered", subjectType: "test", subjectId });
+  let secondWaits!: () => void;
+  const secondWaiting = new Promise<void>((resolve) => (secondWaits = resolve));
+  const first = journal.write(async ({ append }) => {
+    const [one] = await append(entry("first-1"));
+    // The second write's insert starts now and must wait for this transaction's lock.
+    const second = journal.write(({ append: appendSecond }) => appendSecond(entry("second")));
+    for (;;) {
+      const [locks] = await db.reader.$queryRawUnsafe<{ waiting: number }[]>(`SELECT count(*)::int AS "waiting" FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+      if (locks!.waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    secondWaits();
+    const [two] = await append(entry("first-2"));
+    return { ids: [one!.id, two!.id], second };
+  });
+  await secondWaiting;
+  const { ids, second } = await first;
+  const [secondRow] = await second;
+  // Drawn before the lock, the second write's id would fall between the first's two rows
+  // and become visible after the later of them: a tailer past it would skip it.
+  expect(secondRow!.id).toBeGreaterThan(Math.max(...ids));
 });
