@@ -2,8 +2,8 @@
 // (JournalService.readAllAfter, Database.readRows), not through Prisma. Its rows must be
 // the rows Prisma reads: numbers, Dates in UTC, parsed JSON payloads, nulls. Run with a
 // time zone other than UTC, where reading PostgreSQL's zone-less timestamps as local time
-// would move every date. Last, the rule that lets the tailer read by cursor at all: on
-// PostgreSQL a journal id is drawn only once appends are ordered (Dialect.orderJournalAppends).
+// would move every date. Last, the rule that lets the tailer read by cursor at all: a
+// journal id is drawn only once appends are ordered (Dialect.orderJournalAppends).
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Prisma } from "../../src/generated/prisma/client.js";
 import { JournalService } from "../../src/modules/journal/journal.service.js";
@@ -53,27 +53,24 @@ it("reads a zone-less timestamp as UTC", async () => {
   expect(row!.at).toEqual(prisma!.createdAt);
 });
 
-it("on PostgreSQL a journal id is drawn only under the appends' lock: a write that waited for another's commit gets an id after all of that one's rows", async (context) => {
+it("a journal id is drawn only once appends are ordered: a write that waited for another's commit gets an id after all of that one's rows", async () => {
   const db = database();
-  if (db.dialect.name !== "postgres") return context.skip("SQLite has one writer: appends cannot interleave");
   const journal = new JournalService(db, createAnnouncementBus());
   const entry = (subjectId: string) => ({ actorId: null, kind: "test.ordered", subjectType: "test", subjectId });
-  let secondWaits!: () => void;
-  const secondWaiting = new Promise<void>((resolve) => (secondWaits = resolve));
   const first = journal.write(async ({ append }) => {
     const [one] = await append(entry("first-1"));
     // The second write's insert starts now and must wait for this transaction's lock.
     const second = journal.write(({ append: appendSecond }) => appendSecond(entry("second")));
-    for (;;) {
-      const [locks] = await db.reader.$queryRawUnsafe<{ waiting: number }[]>(`SELECT count(*)::int AS "waiting" FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+    // SQLite runs one transaction at a time: the second write waits in the queue for the
+    // next one. On PostgreSQL it runs at once, and its insert waits for the appends' lock.
+    while (db.dialect.name === "postgres") {
+      const [locks] = await db.reader.$queryRawUnsafe<{ waiting: number }[]>(`SELECT count(*)::int AS "waiting" FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
       if (locks!.waiting > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    secondWaits();
     const [two] = await append(entry("first-2"));
     return { ids: [one!.id, two!.id], second };
   });
-  await secondWaiting;
   const { ids, second } = await first;
   const [secondRow] = await second;
   // Drawn before the lock, the second write's id would fall between the first's two rows
