@@ -110,7 +110,10 @@ const GROUP_MAX = 64;
  * fails rolls back to its savepoint alone; the rest commit together, and each caller is
  * answered once that commit is done (if it fails, every write of the group fails). A
  * transaction of Prisma's and its commit cost ~50 µs of CPU (measured), a savepoint a few.
- * Nothing is waited for: a write that finds no transaction running starts one at once.
+ * A write that finds no transaction running starts one right after the current turn of the
+ * event loop (setImmediate, no timer): the requests Node read from its sockets in the same
+ * turn join it. Team at work, 20 workers (bench `work`, quick): 1,610–1,650 writes/s when
+ * the first write started a transaction at once, 2,210–2,350 with the turn.
  */
 export function groupCommits(transaction: Database["write"], exec: (sql: string) => void, cannotWrite: (error: unknown) => boolean): Database["write"] {
   interface Pending {
@@ -157,14 +160,15 @@ export function groupCommits(transaction: Database["write"], exec: (sql: string)
     });
   };
   const drain = async () => {
-    running = true;
     while (waiting.length) await runGroup(waiting.splice(0, GROUP_MAX));
     running = false;
   };
   return <T>(fn: (tx: Tx) => Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       waiting.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      if (!running) void drain();
+      if (running) return;
+      running = true;
+      setImmediate(() => void drain());
     });
 }
 

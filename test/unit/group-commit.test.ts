@@ -9,7 +9,7 @@ const database = openFreshDatabase();
 it("writes arriving together commit together; a failing one rolls back alone and is answered with its own error", async ({ skip }) => {
   if (database().dialect.name !== "sqlite") skip("PostgreSQL runs concurrent writes in transactions of their own");
   const before = database().transactions();
-  // Called in one turn: the first starts a transaction at once, the rest wait for it and share the next.
+  // Called in one turn of the event loop: they share one transaction, which starts after the turn.
   const writes = Array.from({ length: 20 }, (_, i) =>
     database().write(async (tx) => {
       const agent = await tx.agent.create({ data: { name: `grouped-${i}` } });
@@ -18,13 +18,31 @@ it("writes arriving together commit together; a failing one rolls back alone and
     }),
   );
   const outcomes = await Promise.allSettled(writes);
-  expect(database().transactions() - before).toBe(2);
+  expect(database().transactions() - before).toBe(1);
   outcomes.forEach((outcome, i) => {
     if (i % 7 === 3) expect(outcome).toEqual({ status: "rejected", reason: new Error(`write ${i} refused after writing`) });
     else expect(outcome).toEqual({ status: "fulfilled", value: `grouped-${i}` });
   });
   const stored = (await database().reader.agent.findMany({ where: { name: { startsWith: "grouped-" } }, select: { name: true } })).map((a) => a.name).sort();
   expect(stored).toEqual(outcomes.flatMap((o, i) => (o.status === "fulfilled" ? [`grouped-${i}`] : [])).sort());
+});
+
+it("writes arriving while a transaction runs share the next one (on PostgreSQL each has its own)", async () => {
+  const before = database().transactions();
+  let started!: () => void;
+  const firstRunning = new Promise<void>((resolve) => (started = resolve));
+  let finish!: () => void;
+  const held = new Promise<void>((resolve) => (finish = resolve));
+  const first = database().write(async (tx) => {
+    started();
+    await held;
+    return (await tx.agent.create({ data: { name: "queued-first" } })).name;
+  });
+  await firstRunning;
+  const later = ["queued-a", "queued-b", "queued-c"].map((name) => database().write(async (tx) => (await tx.agent.create({ data: { name } })).name));
+  finish();
+  expect(await Promise.all([first, ...later])).toEqual(["queued-first", "queued-a", "queued-b", "queued-c"]);
+  expect(database().transactions() - before).toBe(database().dialect.name === "sqlite" ? 2 : 4);
 });
 
 it("a write whose statement fails (a unique name taken in the same group) rolls back alone", async () => {
