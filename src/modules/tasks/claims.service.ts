@@ -199,6 +199,9 @@ export class ClaimService {
         " ",
       )} END`;
       // Run straight (Database.rows), typed as Prisma's reads are (dates, booleans, JSON).
+      // Readiness as a CASE: SQLite's planner, without statistics, took its status terms
+      // for selective and scanned every waiting task through their index instead of looking
+      // the few IDs up (1.6 ms a batch against 0.1 with 12,000 tasks on the board, measured).
       const rows = await this.db.rows<Task>(tx, Prisma.sql`
         UPDATE "Task" SET "status" = ${Prisma.raw(`'${HELD_STATUS}'`)}, "holderId" = ${holder}, "assigneeId" = ${holder},
           "leaseExpiresAt" = ${new Date(now.getTime() + lease * 1000)}, "claimEpoch" = "claimEpoch" + 1, "updatedAt" = ${now}
@@ -207,7 +210,7 @@ export class ClaimService {
             group.map((a) => Prisma.sql`("id" = ${a.task.id} AND "claimEpoch" = ${a.task.claimEpoch})`),
             " OR ",
           )})
-          AND ${readyFormSql(now)}
+          AND CASE WHEN ${readyFormSql(now)} THEN 1 ELSE 0 END = 1
         RETURNING *`);
       for (const task of rows) claims.set(task.id, { task, token: task.claimEpoch, expiresAt: task.leaseExpiresAt! });
     }
