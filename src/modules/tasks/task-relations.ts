@@ -309,7 +309,7 @@ async function readTasks(db: Database, from: Prisma.Sql, orderBy: Prisma.Sql | n
 
 /**
  * A list's first page, read without Prisma: the tasks `where` picks (SQL over a "Task"
- * row), by number. Held equal to the Prisma read it replaces by test/unit/task-relations.test.ts.
+ * row), by number. Held equal to the Prisma read it replaces by test/api/task-relations.test.ts.
  */
 export interface FirstPageSql {
   where: Prisma.Sql;
