@@ -7,7 +7,8 @@
 // of a list's cost. The rows come back exactly as Prisma returns them (the selected or all
 // columns, Date, boolean, parsed Json, relations in order), so callers such as the Pothos
 // plugin cannot tell the difference. Anything else asked of a relation (a filter, a page, a
-// count, another relation) leaves that whole relation with Prisma.
+// count, another relation) leaves that whole relation with Prisma. An unfiltered list's
+// first page (the board) is one statement: the caller gives its rows' condition in SQL.
 import { bool, date } from "../../infra/sql-values.js";
 import { Prisma, type Agent, type Task, type TaskDependency } from "../../generated/prisma/client.js";
 import type { Database } from "../../infra/db.js";
@@ -308,30 +309,23 @@ async function readTasks(db: Database, from: Prisma.Sql, orderBy: Prisma.Sql | n
 }
 
 /**
- * A list's first page, read without Prisma: the tasks `where` picks (SQL over a "Task"
- * row), by number. Held equal to the Prisma read it replaces by test/api/task-relations.test.ts.
- */
-export interface FirstPageSql {
-  where: Prisma.Sql;
-}
-
-/**
  * Reads tasks through `read` (a Prisma findMany given Prisma arguments): Prisma picks the
  * rows and reads what only it can, and one statement reads the rest (see the top of the file).
- * A first page (`take` rows from the start, by number) whose relations one statement can
- * read all, with `firstPage` given, is one statement and no Prisma at all.
+ * With `firstPageWhere` (the rows `read` picks, as SQL over a "Task" row), a first page
+ * (`take` rows from the start, by number) whose relations one statement can read all is that
+ * one statement, and no Prisma at all; test/api/task-relations.test.ts holds it to Prisma's.
  */
 export async function findTasks<Q extends object>(
   db: Database,
   query: Q | undefined,
   read: (query: Q | undefined) => Promise<Task[]>,
-  firstPage?: FirstPageSql,
+  firstPageWhere?: Prisma.Sql,
 ): Promise<Task[]> {
   const split = splitTaskQuery(query);
   if (!split) return read(query);
-  const take = firstPage && firstPageSize(split.query);
+  const take = firstPageWhere && firstPageSize(split.query);
   if (take) {
-    const from = Prisma.sql`FROM (SELECT * FROM "Task" WHERE ${firstPage.where} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
+    const from = Prisma.sql`FROM (SELECT * FROM "Task" WHERE ${firstPageWhere} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
     return (await readTasks(db, from, Prisma.sql`t0."number" ASC`, split.shape)) as unknown as Task[];
   }
   const picked = (await read(split.query)) as unknown as Record<string, unknown>[];

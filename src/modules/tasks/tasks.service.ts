@@ -105,8 +105,8 @@ export class TaskService {
     const where = await this.listWhere(viewer, { teamId }, filter);
     // Unfiltered, a first page is one statement (the board): listWhere's base and visibility in SQL.
     const unfiltered = Object.values(filter).every((value) => value == null);
-    const firstPage = unfiltered ? { where: Prisma.sql`"Task"."teamId" = ${teamId} AND ${TaskService.visibleSql(viewer.id)}` } : undefined;
-    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }), firstPage);
+    const firstPageWhere = unfiltered ? Prisma.sql`"Task"."teamId" = ${teamId} AND ${TaskService.visibleSql(viewer.id)}` : undefined;
+    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }), firstPageWhere);
   }
 
   /** Tasks assigned to me, or on which I have a role, across my teams. */
