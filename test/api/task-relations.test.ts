@@ -122,6 +122,29 @@ describe("a task page reads its relations in one statement", () => {
     expect(claimed.blockedBy[0].blocker.closedAt).toEqual(expect.any(String));
   });
 
+  it("a page reads only the columns its fields show, and answers as Prisma's path does", async () => {
+    // Each selection is asked of the page (one statement, its columns from the selection:
+    // test/unit/row-selection.test.ts) and of each task alone (Prisma, whole rows).
+    const selections = [
+      `id number title status priority assignee { name } blockedBy { kind blocker { number title status assignee { name } } }`,
+      `a: title b: title assignee { kind } ...Bits ... on Task { progress } blocks { blocked { ...Bits } }`,
+      `__typename claimToken blockedBy { __typename blocker { __typename } }`,
+      `title blockedBy { blocker { title readiness { state reason openBlockers { number } } holder { name } } }`,
+      `metadata dashboard verification leaseExpiresAt holder { id name } createdBy { name description createdAt }`,
+    ];
+    const BITS = `fragment Bits on Task { description notes track trackOrder createdAt updatedAt closedAt holder { name } }`;
+    for (const selection of selections) {
+      const page = `query($t: ID!) { team(id: $t) { tasks(first: 20) { edges { node { id ${selection} } } } } } ${selection.includes("Bits") ? BITS : ""}`;
+      const one = `query($id: ID!) { task(id: $id) { id ${selection} } } ${selection.includes("Bits") ? BITS : ""}`;
+      await lead.ok(page, { t: teamId });
+      const { result, statements: count } = await statements(() => lead.ok(page, { t: teamId }));
+      const nodes = result.team.tasks.edges.map((e: any) => e.node);
+      expect(nodes.length, selection).toBe(Object.keys(ids).length - 2);
+      expect(count, selection).toBeLessThanOrEqual(2);
+      for (const task of nodes) expect(task, selection).toEqual((await lead.ok(one, { id: task.id })).task);
+    }
+  });
+
   it("answers the same when a relation's shape leaves it with Prisma", async () => {
     const fast = (await lead.ok(PAGE(), { t: teamId })).team.tasks.edges;
     // Roles on the linked tasks are not read by the one statement: blockedBy and blocks go to Prisma.

@@ -106,6 +106,20 @@ export const MODELS: Readonly<Record<ModelName, Model>> = {
   }),
 };
 
+/**
+ * What a caller reads of rows (as src/graphql/row-selection.ts finds it for a GraphQL
+ * selection): these columns, besides `id`, and by relation what it reads of the related rows.
+ * `columns` null: every column, and every relation below whole.
+ */
+export interface RowSelection {
+  columns: ReadonlySet<string> | null;
+  relations: ReadonlyMap<string, RowSelection>;
+}
+export const WHOLE_ROW: RowSelection = { columns: null, relations: new Map() };
+
+/** What is read of the rows of relation `name` when `wanted` is read of their parent. */
+const below = (wanted: RowSelection, name: string) => (wanted.columns === null ? WHOLE_ROW : (wanted.relations.get(name) ?? WHOLE_ROW));
+
 /** Relation levels one statement reads below a task; deeper selections stay with Prisma. */
 const MAX_DEPTH = 4;
 
@@ -133,9 +147,10 @@ interface Plan {
  * Splits Prisma arguments for tasks (with `include` or `select`) into arguments for Prisma
  * that pick the rows (their where, order and page) and read what only Prisma can, and the
  * shape of what one statement reads of those rows: their columns and the relations it can
- * read. Null when no relation can be taken out.
+ * read. With `include`, the columns are those `wanted` reads. Null when no relation can be
+ * taken out.
  */
-export function splitTaskQuery<Q extends object>(query: Q | undefined): { query: Q; shape: Shape } | null {
+export function splitTaskQuery<Q extends object>(query: Q | undefined, wanted: RowSelection = WHOLE_ROW): { query: Q; shape: Shape } | null {
   const args = query as { include?: Record<string, unknown> | null; select?: Record<string, unknown> | null } | undefined;
   const selection = args?.include ?? args?.select;
   if (!selection) return null;
@@ -147,7 +162,7 @@ export function splitTaskQuery<Q extends object>(query: Q | undefined): { query:
     const value = selection[name];
     if (!value || task.columns.has(name)) continue;
     const relation = task.relations[name];
-    const plan = relation && planFor(name, relation, value, 1);
+    const plan = relation && planFor(name, relation, value, 1, below(wanted, name));
     if (plan) plans.push(plan);
     else kept[name] = value;
   }
@@ -155,12 +170,16 @@ export function splitTaskQuery<Q extends object>(query: Q | undefined): { query:
   // The rows are matched to Prisma's by id.
   const columns = args!.include ? null : { ...selection, id: true };
   const { include: _include, select: _select, ...others } = args as Record<string, unknown>;
-  return { query: { ...others, select: kept } as Q, shape: shapeOf(task, columns, plans) };
+  return { query: { ...others, select: kept } as Q, shape: shapeOf(task, columns, plans, wanted) };
 }
 
-/** `select` keeps the columns it names, as Prisma does; `include` (null here) keeps them all. */
-function shapeOf(model: Model, select: Record<string, unknown> | null, relations: Plan[]): Shape {
-  const columns = model.names.flatMap((name, i) => (select === null || select[name] === true ? [i] : []));
+/**
+ * `select` keeps the columns it names, as Prisma does; `include` (null here) keeps those
+ * `wanted` reads, and `id`.
+ */
+function shapeOf(model: Model, select: Record<string, unknown> | null, relations: Plan[], wanted: RowSelection): Shape {
+  const read = (name: string) => (select === null ? wanted.columns === null || name === "id" || wanted.columns.has(name) : select[name] === true);
+  const columns = model.names.flatMap((name, i) => (read(name) ? [i] : []));
   const key = `${model.table}(${columns.join(",")}){${relations.map((p) => `${p.name}${orderKey(p.orderBy)}:${p.shape.key}`).join(",")}}`;
   return { model, columns, relations, decode: decoderOf(model, columns), key };
 }
@@ -182,7 +201,7 @@ function decoderOf(model: Model, columns: readonly number[]): Decode {
 
 const orderKey = (orderBy: Plan["orderBy"]) => (orderBy ? `(${orderBy.map((o) => `${o.column}${o.desc ? "-" : "+"}`).join(",")})` : "");
 
-function planFor(name: string, relation: Relation, value: unknown, depth: number): Plan | null {
+function planFor(name: string, relation: Relation, value: unknown, depth: number, wanted: RowSelection): Plan | null {
   if (depth > MAX_DEPTH) return null;
   const target = MODELS[relation.model];
   let orderBy: Plan["orderBy"] = null;
@@ -208,12 +227,12 @@ function planFor(name: string, relation: Relation, value: unknown, depth: number
   for (const [key, keyValue] of Object.entries(selection ?? {})) {
     if (!keyValue || target.columns.has(key)) continue;
     const child = target.relations[key];
-    const plan = child && planFor(key, child, keyValue, depth + 1);
+    const plan = child && planFor(key, child, keyValue, depth + 1, below(wanted, key));
     // _count, or a relation one statement does not read.
     if (!plan) return null;
     nested.push(plan);
   }
-  return { name, relation, orderBy, shape: shapeOf(target, select ? selection : null, nested) };
+  return { name, relation, orderBy, shape: shapeOf(target, select ? selection : null, nested, wanted) };
 }
 
 /** Prisma's `orderBy` on a relation, when it names only columns of the related rows. */
@@ -320,8 +339,9 @@ export async function findTasks<Q extends object>(
   query: Q | undefined,
   read: (query: Q | undefined) => Promise<Task[]>,
   firstPageWhere?: Prisma.Sql,
+  wanted: RowSelection = WHOLE_ROW,
 ): Promise<Task[]> {
-  const split = splitTaskQuery(query);
+  const split = splitTaskQuery(query, wanted);
   if (!split) return read(query);
   const take = firstPageWhere && firstPageSize(split.query);
   if (take) {

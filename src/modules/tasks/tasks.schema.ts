@@ -3,6 +3,7 @@ import { builder } from "../../graphql/builder.js";
 import { requireViewer, rowForSelection } from "../../graphql/context.js";
 import { enumOf } from "../../graphql/enum-of.js";
 import { liveEvents } from "../../graphql/live.js";
+import { connectionRowSelection } from "../../graphql/row-selection.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
@@ -52,10 +53,12 @@ export const TaskRef = builder.prismaObject("Task", {
     team: t.relation("team"),
     title: t.exposeString("title"),
     description: t.exposeString("description", { nullable: true }),
-    // No `select`: a Task row holds every column (the plugin includes, never selects), and a
-    // field with a selection pays the plugin's loaded-check on every row of a list.
-    status: t.field({ type: TaskStatusEnum, resolve: (task) => task.status as (typeof TASK_STATUSES)[number] }),
-    priority: t.field({ type: TaskPriorityEnum, resolve: (task) => task.priority as (typeof PRIORITIES)[number] }),
+    // Exposed, not resolved: a list reads only the columns of exposed fields (row-selection.ts).
+    // Prisma types the columns as strings, which only ever hold the enums' values (task-rules).
+    // No `select`: the plugin includes, never selects, and a field with a selection pays the
+    // plugin's loaded-check on every row of a list.
+    status: t.expose("status" as never, { type: TaskStatusEnum }),
+    priority: t.expose("priority" as never, { type: TaskPriorityEnum }),
     assignee: t.relation("assignee", { nullable: true }),
     activeForm: t.exposeString("activeForm", { nullable: true, description: "What the agent working on it is doing right now." }),
     progress: t.exposeInt("progress", { description: "0–100." }),
@@ -199,7 +202,7 @@ builder.prismaObjectFields("Team", (t) => ({
     cursor: "id",
     description: "The team's tasks by number.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (query, team, { filter }, ctx) => ctx.services.tasks.list(requireViewer(ctx), team.id, filter ?? {}, query),
+    resolve: (query, team, { filter }, ctx, info) => ctx.services.tasks.list(requireViewer(ctx), team.id, filter ?? {}, query, connectionRowSelection(info)),
   }),
   task: t.prismaField({
     type: "Task",
@@ -227,7 +230,7 @@ builder.queryFields((t) => ({
     cursor: "id",
     description: "Tasks assigned to me, or on which I have a role, in all my teams.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (query, _root, { filter }, ctx) => ctx.services.tasks.listMine(requireViewer(ctx), filter ?? {}, query),
+    resolve: (query, _root, { filter }, ctx, info) => ctx.services.tasks.listMine(requireViewer(ctx), filter ?? {}, query, connectionRowSelection(info)),
   }),
   myRoleAssignments: t.prismaField({
     type: ["TaskRoleAssignment"],

@@ -17,7 +17,7 @@ import type { DependencyService } from "./dependencies.service.js";
 import { liveHolder } from "./lease.js";
 import { openBlockerLink, readyWhere } from "./readiness.js";
 import { notice, recordChanges, taskEvent, type Change } from "./task-events.js";
-import { findTasks } from "./task-relations.js";
+import { findTasks, type RowSelection } from "./task-relations.js";
 import { CLOSED_STATUSES, NUDGE_AFTER, priorityRank, verificationNudge, type TaskStatus } from "./task-rules.js";
 import { createInput, dashboardInput, dashboardLineInput, DASHBOARD_MAX, updateInput, type CreateTaskInput, type UpdateTaskInput } from "./task-inputs.js";
 import { updateChanges, updateData, type TaskColumns } from "./task-update.js";
@@ -99,21 +99,22 @@ export class TaskService {
   /**
    * A team's tasks. For a team the viewer is not in this is empty: the filter sees to it.
    * The rows, and the relations in `query` that one statement can read, are read in one
-   * statement after Prisma picks the rows (see task-relations.ts).
+   * statement after Prisma picks the rows (see task-relations.ts); of the rows' columns, those
+   * `wanted` reads.
    */
-  async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q): Promise<Task[]> {
+  async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q, wanted?: RowSelection): Promise<Task[]> {
     const where = await this.listWhere(viewer, { teamId }, filter);
     // Unfiltered, a first page is one statement (the board): listWhere's base and visibility in SQL.
     const unfiltered = Object.values(filter).every((value) => value == null);
     const firstPageWhere = unfiltered ? Prisma.sql`"Task"."teamId" = ${teamId} AND ${TaskService.visibleSql(viewer.id)}` : undefined;
-    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }), firstPageWhere);
+    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }), firstPageWhere, wanted);
   }
 
   /** Tasks assigned to me, or on which I have a role, across my teams. */
-  async listMine<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, filter: TaskFilter, query?: Q): Promise<Task[]> {
+  async listMine<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, filter: TaskFilter, query?: Q, wanted?: RowSelection): Promise<Task[]> {
     const mine: Prisma.TaskWhereInput = { OR: [{ assigneeId: viewer.id }, { roles: { some: { agentId: viewer.id } } }] };
     const where = await this.listWhere(viewer, mine, filter);
-    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: [{ teamId: "asc" }, { number: "asc" }], ...q, where }));
+    return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: [{ teamId: "asc" }, { number: "asc" }], ...q, where }), undefined, wanted);
   }
 
   /** The compact board text: one line a task (empty for a team the viewer is not in). */
