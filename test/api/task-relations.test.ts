@@ -221,8 +221,10 @@ describe("the rows match Prisma's own, below the API", () => {
   it("a first page of an unfiltered list is one statement, with the rows Prisma reads", async () => {
     const { tasks, db } = server.app.services;
     const select = { select: { id: true, number: true, title: true, assignee: { select: { name: true } }, blockedBy: { orderBy: { blockerId: "asc" as const }, select: { blocker: { select: { number: true, holder: true } } } } } };
+    // Without its number a row cannot be put in order after the statement: the statement orders it.
+    const unnumbered = { select: { id: true, title: true, assignee: { select: { name: true } } } };
     for (const take of [1, 3, 100]) {
-      for (const shape of [full, select] as Omit<Prisma.TaskFindManyArgs, "where">[]) {
+      for (const shape of [full, select, unnumbered] as Omit<Prisma.TaskFindManyArgs, "where">[]) {
         const { result: fast, statements: count } = await statements(() => tasks.list(viewer(lead), teamId, {}, { take, skip: 0, ...shape }));
         const prisma = await db.reader.task.findMany({ where: { teamId }, ...order, take, ...shape });
         expect(fast).toStrictEqual(prisma);
