@@ -7,7 +7,7 @@ import { DateTimeResolver, JSONObjectResolver, JSONResolver } from "graphql-scal
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import type { Context } from "./context.js";
-import { complexityError, DEFAULT_PAGE, fieldComplexity, LIMITS, MAX_PAGE } from "./limits.js";
+import { complexityError, costLimits, DEFAULT_PAGE, fieldComplexity, MAX_PAGE } from "./limits.js";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -25,7 +25,7 @@ export const builder = new SchemaBuilder<{
   plugins: [ComplexityPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   complexity: {
-    limit: { depth: LIMITS.depth, complexity: LIMITS.complexity },
+    limit: costLimits,
     fieldComplexity,
     complexityError,
   },

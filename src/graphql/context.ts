@@ -12,6 +12,8 @@ export interface Context {
   ip: string;
   /** Committed-data reads for the Prisma plugin's relation loading. */
   reader: PrismaClient;
+  /** The operation is known to be within the cost limits (limits.ts, useKnownCosts). */
+  costChecked?: boolean;
 }
 
 export function requireViewer(ctx: Context): Viewer {

@@ -2,7 +2,8 @@
 // complexity plugin (it knows the schema's lists and connection page sizes); aliases,
 // directives and tokens by GraphQL Armor's validation rules; fields by our own rule beside
 // them. Each refusal has its own code and says the limit.
-import { getNamedType, getNullableType, GraphQLError, GraphQLList, visit, type DocumentNode, type GraphQLField, type ValidationRule } from "graphql";
+import { getNamedType, getNullableType, GraphQLError, GraphQLList, Kind, visit, type DocumentNode, type GraphQLField, type ValidationRule } from "graphql";
+import { complexityFromQuery } from "@pothos/plugin-complexity";
 import type { Plugin } from "graphql-yoga";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
@@ -52,6 +53,48 @@ export function fieldComplexity<C>(args: Record<string, unknown>, _ctx: C, field
   if (getNamedType(field.type).name.endsWith("Connection")) return { field: 1, multiplier: Math.min(Math.max(page ?? DEFAULT_PAGE, 1), MAX_PAGE) };
   if (field.name === "edges") return { field: 1, multiplier: 1 };
   return getNullableType(field.type) instanceof GraphQLList ? { field: 1, multiplier: 10 } : 1;
+}
+
+/** The limits the complexity plugin checks for a request; none once useKnownCosts found it within them. */
+export function costLimits(ctx: { costChecked?: boolean }) {
+  return ctx.costChecked ? {} : { depth: LIMITS.depth, complexity: LIMITS.complexity };
+}
+
+/**
+ * The complexity plugin computes an operation's cost at every request (2 % of a board page's
+ * CPU, measured). An operation costs the same for the same variables, so one found within the
+ * limits is remembered and its context marked (`costChecked`), and the plugin does not
+ * compute it again. One over a limit is never remembered: the plugin computes and refuses it
+ * as always.
+ */
+export function useKnownCosts(): Plugin<{ costChecked?: boolean }> {
+  // Yoga hands out one DocumentNode per query text; a few variable sets each.
+  const within = new WeakMap<DocumentNode, Set<string>>();
+  return {
+    onExecute({ args }) {
+      const document: DocumentNode = args.document;
+      // Queries: they are asked again, and select the most. complexityFromQuery reads a
+      // document's first operation: the only one, then.
+      const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+      if (operations.length !== 1 || operations[0]!.operation !== "query") return;
+      const variables = args.variableValues ?? {};
+      try {
+        const key = JSON.stringify(variables);
+        if (key.length > 1_000) return;
+        let known = within.get(document);
+        if (!known?.has(key)) {
+          const cost = complexityFromQuery(document, { schema: args.schema, variables, ctx: args.contextValue });
+          if (cost.depth > LIMITS.depth || cost.complexity > LIMITS.complexity) return;
+          if (!known) within.set(document, (known = new Set()));
+          if (known.size >= 100) known.clear();
+          known.add(key);
+        }
+      } catch {
+        return; // variables too deep to read or of the wrong type: execution refuses them
+      }
+      args.contextValue.costChecked = true;
+    },
+  };
 }
 
 export function complexityError(kind: string, result: { depth: number; complexity: number; breadth: number }): Error {

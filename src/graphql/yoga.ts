@@ -20,7 +20,7 @@ import { graphiqlPage, useGraphiQLAssets } from "./graphiql.js";
 import { useGraphQLSSEProtocol } from "./graphql-sse.js";
 import { exampleOperations } from "./graphiql-tab.js";
 import { useJsonRefusals } from "./http-refusals.js";
-import { armorPlugins } from "./limits.js";
+import { armorPlugins, useKnownCosts } from "./limits.js";
 import type { createMetrics } from "./observability.js";
 import { useProtection } from "./protection.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -132,6 +132,7 @@ function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps, 
     usePrometheus({ endpoint: "/metrics", registry, metrics: Object.fromEntries(YOGA_METRICS.map((name) => [name, false])) }),
     ...(config.INTROSPECTION ? [] : [useDisableIntrospection()]),
     ...armorPlugins(!config.INTROSPECTION),
+    useKnownCosts(),
     useProtection({ agents: limits.agents, ips: limits.ips, onRefused: (reason) => metrics.refused(reason) }),
     metrics.plugin(logger),
     useRequestIdOnErrors(),

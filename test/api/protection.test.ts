@@ -343,6 +343,18 @@ describe("query limits", () => {
     expect(fine.body.errors).toBeUndefined();
   });
 
+  it("judges a document's cost for its variables each time: a cost once within the limit is no pass for bigger pages", async () => {
+    // The server remembers costs found within the limits (limits.ts, useKnownCosts).
+    const query = `query($n: Int!) { teams(first: $n) { edges { node { tasks(first: $n) { edges { node { id title } } } } } } }`;
+    for (let round = 0; round < 2; round++) {
+      const small = await post(server.url, { query, variables: { n: 10 } }, { token: agent.token });
+      expect(small.body.errors).toBeUndefined();
+      const big = await post(server.url, { query, variables: { n: 100 } }, { token: agent.token });
+      expect(codeOf(big)).toBe("QUERY_TOO_COMPLEX");
+      expect(big.body.data ?? null).toBeNull();
+    }
+  });
+
   it("refuses 16 aliases with TOO_MANY_ALIASES, saying the limit; 15 pass", async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { name }`).join(" ")} }`;
     const answer = await post(server.url, { query: aliases(16) }, { token: agent.token });
