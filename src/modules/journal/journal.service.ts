@@ -94,15 +94,17 @@ export class JournalService {
   }
 
   /**
-   * An actor's latest rows of one kind in a team, newest first, read in the caller's
-   * transaction so that they include what it appended.
+   * The subjects of an actor's latest rows of one kind in a team, newest first, read in the
+   * caller's transaction so that they include what it appended.
    */
-  recentByActor(tx: Tx, of: { teamId: string; actorId: string; kind: string }, limit: number): Promise<JournalRow[]> {
-    // Every completion asks (the verification nudge): run straight (Database.rows).
-    return this.db.rows<JournalRow>(
+  async recentSubjects(tx: Tx, of: { teamId: string; actorId: string; kind: string }, limit: number): Promise<string[]> {
+    // Every completion asks (the verification nudge): run straight (Database.rows), along
+    // the index on (teamId, actorId, kind, id).
+    const rows = await this.db.rows<{ subjectId: string }>(
       tx,
-      Prisma.sql`SELECT * FROM "JournalEvent" WHERE "teamId" = ${of.teamId} AND "actorId" = ${of.actorId} AND "kind" = ${of.kind} ORDER BY "id" DESC LIMIT ${limit}`,
+      Prisma.sql`SELECT "subjectId" FROM "JournalEvent" WHERE "teamId" = ${of.teamId} AND "actorId" = ${of.actorId} AND "kind" = ${of.kind} ORDER BY "id" DESC LIMIT ${limit}`,
     );
+    return rows.map((row) => row.subjectId);
   }
 
   /**

@@ -379,14 +379,14 @@ export class TaskService {
   // ---- private -------------------------------------------------------------------
 
   private async nudgeFor(tx: Tx, viewer: Viewer, task: Task): Promise<string | null> {
-    const recent = await this.journal.recentByActor(tx, { teamId: task.teamId, actorId: viewer.id, kind: "task.completed" }, NUDGE_AFTER);
+    const recent = await this.journal.recentSubjects(tx, { teamId: task.teamId, actorId: viewer.id, kind: "task.completed" }, NUDGE_AFTER);
     // Fewer completions than the rule looks at: it has nothing to read them for.
     const tasks =
       recent.length < NUDGE_AFTER
         ? []
         : await this.db.rows<{ verification: boolean; title: string }>(
             tx,
-            Prisma.sql`SELECT "verification", "title" FROM "Task" WHERE "id" IN (${Prisma.join(recent.map((r) => r.subjectId))})`,
+            Prisma.sql`SELECT "verification", "title" FROM "Task" WHERE "id" IN (${Prisma.join(recent)})`,
           );
     return verificationNudge(tasks);
   }
