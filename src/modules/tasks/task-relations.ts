@@ -6,9 +6,10 @@
 // per relation level, and its own work per statement and per row, not the database, is most
 // of a list's cost. The rows come back exactly as Prisma returns them (the selected or all
 // columns, Date, boolean, parsed Json, relations in order), so callers such as the Pothos
-// plugin cannot tell the difference. Anything else asked of a relation (a filter, a page, a
-// count, another relation) leaves that whole relation with Prisma. An unfiltered list's
-// first page (the board) is one statement: the caller gives its rows' condition in SQL.
+// plugin cannot tell the difference; with a RowSelection, only the columns the caller reads
+// (the rest are absent). Anything else asked of a relation (a filter, a page, a count,
+// another relation) leaves that whole relation with Prisma. An unfiltered list's first page
+// (the board) is one statement: the caller gives its rows' condition in SQL.
 import { bool, date } from "../../infra/sql-values.js";
 import { Prisma, type Agent, type Task, type TaskDependency } from "../../generated/prisma/client.js";
 import type { Database } from "../../infra/db.js";
@@ -337,6 +338,7 @@ async function readTasks(db: Database, from: Prisma.Sql, orderBy: Prisma.Sql | n
  * With `firstPageWhere` (the rows `read` picks, as SQL over a "Task" row), a first page
  * (`take` rows from the start, by number) whose relations one statement can read all is that
  * one statement, and no Prisma at all; test/api/task-relations.test.ts holds it to Prisma's.
+ * Of the rows' columns, those `wanted` reads (all by default).
  */
 export async function findTasks<Q extends object>(
   db: Database,
