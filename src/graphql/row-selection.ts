@@ -26,11 +26,12 @@ const byNode = new WeakMap<FieldNode, RowSelection>();
 
 /** What the rows of a connection field (`edges { node }`) are read for. */
 export function connectionRowSelection(info: Pick<GraphQLResolveInfo, "fieldNodes" | "fragments" | "schema" | "returnType">): RowSelection {
-  const [first] = info.fieldNodes;
-  const kept = info.fieldNodes.length === 1 && first ? byNode.get(first) : undefined;
+  // A field asked twice under one name has two nodes: rare, and not kept.
+  const node = info.fieldNodes.length === 1 ? info.fieldNodes[0] : undefined;
+  const kept = node && byNode.get(node);
   if (kept) return kept;
   const selection = nodesOf(info.schema, info.returnType, info.fieldNodes, info.fragments);
-  if (info.fieldNodes.length === 1 && first) byNode.set(first, selection);
+  if (node) byNode.set(node, selection);
   return selection;
 }
 
@@ -43,8 +44,8 @@ function nodesOf(schema: GraphQLSchema, returnType: GraphQLResolveInfo["returnTy
   const nodeField = edge.getFields().node;
   const node = nodeField && getNamedType(nodeField.type);
   if (!node || !isObjectType(node)) return WHOLE_ROW;
-  const edgeSets = subselections(collect(schema, connection, setsOf(fieldNodes), fragments).get("edges"));
-  const nodeSets = subselections(collect(schema, edge, edgeSets, fragments).get("node"));
+  const edgeSets = setsOf(collect(schema, connection, setsOf(fieldNodes), fragments).get("edges"));
+  const nodeSets = setsOf(collect(schema, edge, edgeSets, fragments).get("node"));
   return rowSelectionOf(schema, node, nodeSets, fragments);
 }
 
@@ -70,7 +71,7 @@ function rowSelectionOf(schema: GraphQLSchema, type: GraphQLObjectType, sets: re
     else return WHOLE_ROW;
   }
   const below = new Map<string, RowSelection>();
-  for (const [relation, { type: target, nodes }] of relations) below.set(relation, rowSelectionOf(schema, target, subselections(nodes), fragments));
+  for (const [relation, { type: target, nodes }] of relations) below.set(relation, rowSelectionOf(schema, target, setsOf(nodes), fragments));
   return { columns, relations: below };
 }
 
@@ -79,8 +80,8 @@ function isColumnList(select: unknown): select is Record<string, true> {
   return typeof select === "object" && select !== null && Object.values(select).every((value) => value === true);
 }
 
-const setsOf = (nodes: readonly FieldNode[]) => nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
-const subselections = (nodes: readonly FieldNode[] | undefined) => setsOf(nodes ?? []);
+/** The selection sets of these field nodes (none when the field was not selected). */
+const setsOf = (nodes: readonly FieldNode[] = []) => nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
 
 /** The field nodes of these selection sets by field name (aliases merged), fragments spread. */
 function collect(schema: GraphQLSchema, type: GraphQLObjectType, sets: readonly SelectionSetNode[], fragments: Fragments, into = new Map<string, FieldNode[]>(), spread = new Set<string>()) {

@@ -9,7 +9,7 @@ import type { JournalRow } from "./journal.service.js";
  * shares one execution per event with every other subscriber of the same operation
  * (graphql/live.ts); keep any field that reads the context out of it.
  */
-export const ROW_ONLY_FIELDS: ReadonlySet<string> = new Set(["cursor", "kind", "teamId", "subjectType", "subjectId", "payload", "createdAt"]);
+const ROW_ONLY_FIELDS: ReadonlySet<string> = new Set(["cursor", "kind", "teamId", "subjectType", "subjectId", "payload", "createdAt"]);
 
 /** Fields of a result that read the same for every viewer: scalars, and relations whose own fields do. */
 export interface ViewerFreeFields {

@@ -109,8 +109,8 @@ export const MODELS: Readonly<Record<ModelName, Model>> = {
 
 /**
  * What a caller reads of rows (as src/graphql/row-selection.ts finds it for a GraphQL
- * selection): these columns, besides `id`, and by relation what it reads of the related rows.
- * `columns` null: every column, and every relation below whole.
+ * selection): these columns (besides ALWAYS_READ), and by relation what it reads of the
+ * related rows. `columns` null: every column, and every relation below whole.
  */
 export interface RowSelection {
   columns: ReadonlySet<string> | null;
@@ -118,7 +118,7 @@ export interface RowSelection {
 }
 export const WHOLE_ROW: RowSelection = { columns: null, relations: new Map() };
 
-/** Read whatever is wanted: a row's id (rows are matched by it) and a task's number (a page's order). */
+/** Read whatever else is wanted: a row's id (rows are matched by it) and a task's number (a page's order). */
 const ALWAYS_READ = new Set(["id", "number"]);
 const TASK_NUMBER = MODELS.Task.names.indexOf("number");
 
@@ -354,9 +354,10 @@ export async function findTasks<Q extends object>(
     const from = Prisma.sql`FROM (SELECT * FROM "Task" WHERE ${firstPageWhere} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
     // Rows that hold their number are put in order here: SQLite sorting the rows' JSON
     // costs more than a third of the statement (measured on the board page).
-    if (!split.shape.columns.includes(TASK_NUMBER)) return (await readTasks(db, from, Prisma.sql`t0."number" ASC`, split.shape)) as unknown as Task[];
-    const rows = await readTasks(db, from, null, split.shape);
-    return rows.sort((a, b) => (a.number as number) - (b.number as number)) as unknown as Task[];
+    const numbered = split.shape.columns.includes(TASK_NUMBER);
+    const rows = await readTasks(db, from, numbered ? null : Prisma.sql`t0."number" ASC`, split.shape);
+    if (numbered) rows.sort((a, b) => (a.number as number) - (b.number as number));
+    return rows as unknown as Task[];
   }
   const picked = (await read(split.query)) as unknown as Record<string, unknown>[];
   if (!picked.length) return [];
