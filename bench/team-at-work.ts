@@ -107,6 +107,8 @@ interface Counters {
   cpu: number | null;
   statements: number;
   journal: number;
+  /** Queries answered from a kept answer (response-cache.ts). */
+  kept: number;
 }
 
 async function counters(servers: RunningServer[]): Promise<Counters> {
@@ -116,6 +118,7 @@ async function counters(servers: RunningServer[]): Promise<Counters> {
     cpu: cpus.some((c) => c === null) ? null : cpus.reduce((a, b) => a! + b!, 0),
     statements: scraped.reduce((n, m) => n + (m.agent_hq_db_statements ?? 0), 0),
     journal: Math.max(...scraped.map((m) => m.agent_hq_journal_head ?? 0)),
+    kept: scraped.reduce((n, m) => n + (m['agent_hq_query_answers_total{from="kept"}'] ?? 0), 0),
   };
 }
 
@@ -168,6 +171,8 @@ interface SizeResult {
   cpuSeconds: number | null;
   statements: number;
   journalRows: number;
+  /** Queries answered from kept answers over the window (all of them board reads). */
+  keptReads: number;
   live: number;
   /** SQL statements of each kind of write, one at a time (statementsByKind). */
   byKind: Record<string, number>;
@@ -237,6 +242,7 @@ async function runSize(s: WorkSection, size: Size, timing: { warmupSeconds: numb
       cpuSeconds: before.cpu === null || after.cpu === null ? null : after.cpu - before.cpu,
       statements: after.statements - before.statements,
       journalRows: after.journal - before.journal,
+      keptReads: after.kept - before.kept,
       live,
       byKind,
     };
@@ -321,7 +327,7 @@ export async function teamAtWork(s: WorkSection): Promise<void> {
     });
     row({ figure: `team at work, ${name}: write latency p50`, value: t.writeP50, unit: "ms", ...time(t.writeP50), note: `by kind: ${kinds("p50")} ms` });
     row({ figure: `team at work, ${name}: write latency p99`, value: t.writeP99, unit: "ms", ...time(t.writeP99), target: twenty ? "≤ 100 ms" : undefined, pass: twenty ? t.writeP99 <= 100 : undefined, note: `by kind: ${kinds("p99")} ms` });
-    row({ figure: `team at work, ${name}: board page reads while writing`, value: t.boardReads / t.seconds, unit: "req/s", ...rate(t.boardReads / t.seconds), note: `${READERS} loops, p50 ${t.boardP50.toFixed(0)} ms` });
+    row({ figure: `team at work, ${name}: board page reads while writing`, value: t.boardReads / t.seconds, unit: "req/s", ...rate(t.boardReads / t.seconds), note: `${READERS} loops, p50 ${t.boardP50.toFixed(0)} ms; ${((100 * r.keptReads) / Math.max(1, t.boardReads)).toFixed(0)} % kept` });
     row({ figure: `team at work, ${name}: board page p99 while writing`, value: t.boardP99, unit: "ms", ...time(t.boardP99), target: twenty ? "≤ 50 ms" : undefined, pass: twenty ? t.boardP99 <= 50 : undefined });
     const delivered = `${lag.delivered} of ${lag.expected} deliveries; ${lag.messages.toLocaleString("en-US")} events received in all; subscriber process at ${(lag.cpuShare * 100).toFixed(0)} % of its core`;
     row({ figure: `team at work, ${name}: event lag p50 (commit → received)`, value: lag.commitP50, unit: "ms", ...time(lag.commitP50), note: `completions; send → received p50 ${lag.sendP50.toFixed(0)} ms; ${delivered}` });

@@ -70,7 +70,8 @@ export async function metrics(base: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(120_000) })).text();
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\s+(\S+)$/.exec(line);
+    // A labelled series under its name and labels as printed: `name{label="value"}`.
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)$/.exec(line);
     if (match) out[match[1]!] = Number(match[2]);
   }
   return out;

@@ -2,6 +2,7 @@ import { UnauthenticatedError } from "../errors.js";
 import type { PrismaClient } from "../infra/db.js";
 import type { Viewer } from "../modules/agents/agents.service.js";
 import type { Services } from "../services.js";
+import type { ReadLedger } from "./kept-reads.js";
 
 export interface Context {
   services: Services;
@@ -14,6 +15,8 @@ export interface Context {
   reader: PrismaClient;
   /** The operation is known to be within the cost limits (limits.ts, useKnownCosts). */
   costChecked?: boolean;
+  /** Set while a query that may outlive commits is computed: task pages tell it what they read (kept-reads.ts). */
+  keptReads?: ReadLedger;
 }
 
 export function requireViewer(ctx: Context): Viewer {

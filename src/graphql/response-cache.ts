@@ -13,6 +13,9 @@
 // live connections in other ways are marked where they are defined (`extensions:
 // changesWithoutCommit`) and keep their query uncached.
 //
+// An answer that reads only task pages of one team also outlives commits that change
+// nothing it shows, as the team's journal rows since it was read say (kept-reads.ts).
+//
 // Mutations and subscriptions always run. This plugin comes last, so rate limits, logs and
 // metrics see every query, kept or not.
 //
@@ -24,20 +27,28 @@ import { getOperationAST, Kind, TypeInfo, visit, visitWithTypeInfo, type Documen
 import type { Plugin } from "graphql-yoga";
 import { LRUCache } from "lru-cache";
 import type { ReadVersion } from "../infra/db.js";
+import type { JournalChange } from "../modules/journal/journal.service.js";
 import type { Context } from "./context.js";
+import { outlives, ReadLedger, readsOnlyTaskPages, type KeptReads } from "./kept-reads.js";
 
 export interface ResponseCacheOptions {
   /** Answers kept at most, in bytes of their JSON (the least recently used go first). */
   maxBytes: number;
-  /** The commit version, with when the clock alone changes answers (null: never). */
+  /** The commit version, with when the clock alone changes answers (null: never) and the journal's head. */
   readVersion(): Promise<ReadVersion>;
+  /** What a team's journal rows after `after`, up to `upTo`, changed: at most `limit` of them. */
+  teamChangesBetween(teamId: string, after: number, upTo: number, limit: number): Promise<JournalChange[]>;
   /** Told of every query that could be kept: answered from a kept answer, or computed. */
   onAnswer?(from: "kept" | "computed"): void;
 }
 
 interface Kept {
-  /** The committed version it was read under. */
+  /** The committed version it was read under, or last found unchanged under. */
   version: string;
+  /** The journal's head in that version's snapshot (null: not read). */
+  head: number | null;
+  /** For an answer that outlives commits which change nothing it read: what it read. */
+  reads: KeptReads | null;
   /** When it stops being true by the clock alone: the version's `until` (ms), or Infinity. */
   until: number;
   /** The answer as sent. */
@@ -59,7 +70,10 @@ function sentAs<T extends ExecutionResult>(result: T, json: string): T {
 /** A field's extensions when its value changes without a commit: a query selecting it is never kept. */
 export const changesWithoutCommit = { changesWithoutCommit: true } as const;
 
-export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCacheOptions): Plugin<Context> {
+/** Journal rows read at most to find a kept answer unchanged; more changes than that, and it is read again. */
+const CHANGES_READ = 200;
+
+export function useCachedReads({ maxBytes, readVersion, teamChangesBetween, onAnswer }: ResponseCacheOptions): Plugin<Context> {
   // An answer bigger than an eighth of the whole is not kept: a few huge ones would evict all.
   const answers = new LRUCache<string, Kept>({ maxSize: maxBytes, maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)) });
   // Yoga's parser cache hands out one DocumentNode per query text; number each once.
@@ -69,6 +83,23 @@ export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCach
     let known = documents.get(document);
     if (!known) documents.set(document, (known = { id: nextDocument++, keepable: readsData(document) && !selectsChangingField(schema, document) }));
     return known;
+  };
+
+  /**
+   * Whether `kept`, read under another version, still holds under `version`: it reads only
+   * task pages, and no journal row of its team since its head changed what it read. Then it
+   * is marked as found under `version` (a concurrent lookup may mark an older one: that only
+   * reads more rows next time).
+   */
+  const unchanged = async (kept: Kept, version: ReadVersion): Promise<boolean> => {
+    if (!kept.reads || kept.head === null || version.head === null) return false;
+    if (version.head > kept.head) {
+      const changes = await teamChangesBetween(kept.reads.teamId, kept.head, version.head, CHANGES_READ + 1);
+      if (changes.length > CHANGES_READ || !outlives(kept.reads, changes)) return false;
+    }
+    kept.version = version.committed;
+    kept.head = version.head;
+    return true;
   };
 
   return {
@@ -87,7 +118,7 @@ export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCach
       const variables = (operation.variableDefinitions ?? []).map((d) => args.variableValues?.[d.variable.name.value] ?? null);
       const key = [viewer.tokenId, document.id, args.operationName ?? "", JSON.stringify(variables)].join("\n");
       const kept = answers.get(key);
-      if (kept && kept.version === version.committed && Date.now() < kept.until) {
+      if (kept && Date.now() < kept.until && (kept.version === version.committed || (await unchanged(kept, version).catch(() => false)))) {
         onAnswer?.("kept");
         // A copy as plain JSON: graphql-js builds results from prototype-less objects,
         // which V8 keeps as dictionaries (measured: 56 KB of heap for a 10 KB board).
@@ -95,6 +126,8 @@ export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCach
         return setResultAndStopExecution(kept.result);
       }
       onAnswer?.("computed");
+      const ledger = readsOnlyTaskPages(args.schema, args.document, operation) ? new ReadLedger() : null;
+      if (ledger) args.contextValue.keptReads = ledger;
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in result || result.errors?.length) return;
@@ -104,7 +137,7 @@ export function useCachedReads({ maxBytes, readVersion, onAnswer }: ResponseCach
           // are replaced first. The computed answer is sent as that same string; one with
           // extensions is not, since Yoga sends those without its internal ones.
           const json = JSON.stringify(result);
-          answers.set(key, { version: version.committed, until, json, result: null }, { size: json.length });
+          answers.set(key, { version: version.committed, head: version.head, reads: ledger?.reads() ?? null, until, json, result: null }, { size: json.length });
           if (!result.extensions) sentAs(result, json);
         },
       };

@@ -81,10 +81,10 @@ function isColumnList(select: unknown): select is Record<string, true> {
 }
 
 /** The selection sets of these field nodes (none when the field was not selected). */
-const setsOf = (nodes: readonly FieldNode[] = []) => nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+export const setsOf = (nodes: readonly FieldNode[] = []) => nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
 
 /** The field nodes of these selection sets by field name (aliases merged), fragments spread. */
-function collect(schema: GraphQLSchema, type: GraphQLObjectType, sets: readonly SelectionSetNode[], fragments: Fragments, into = new Map<string, FieldNode[]>(), spread = new Set<string>()) {
+export function collect(schema: GraphQLSchema, type: GraphQLObjectType, sets: readonly SelectionSetNode[], fragments: Fragments, into = new Map<string, FieldNode[]>(), spread = new Set<string>()) {
   for (const set of sets) {
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {

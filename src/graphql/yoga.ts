@@ -26,6 +26,7 @@ import { useProtection } from "./protection.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { useCachedReads } from "./response-cache.js";
 import { schema } from "./schema.js";
+import { JOURNAL_HEAD_SQL } from "../modules/journal/journal.service.js";
 import { EARLIEST_LEASE_END_SQL } from "../modules/tasks/lease.js";
 
 export interface YogaDeps {
@@ -121,7 +122,7 @@ function viewerLookup({ services, limits, metrics }: YogaDeps) {
   };
 }
 
-function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps, mask: (error: unknown, message: string) => Error) {
+function pluginsOf({ config, db, services, logger, metrics, limits, registry }: YogaDeps, mask: (error: unknown, message: string) => Error) {
   return [
     useReadinessCheck({ endpoint: "/readyz", check: () => db.isReady() }),
     ...(config.INTROSPECTION ? [useGraphiQLAssets(config.GRAPHQL_PATH)] : []),
@@ -139,7 +140,7 @@ function pluginsOf({ config, db, logger, metrics, limits, registry }: YogaDeps, 
     useJsonRefusals(config.GRAPHQL_PATH),
     // Last: every plugin above sees a kept answer as it sees any other.
     ...(config.RESPONSE_CACHE_MB > 0
-      ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: db.versionReader(EARLIEST_LEASE_END_SQL), onAnswer: (from) => metrics.answered(from) })]
+      ? [useCachedReads({ maxBytes: Math.floor(config.RESPONSE_CACHE_MB * 1024 * 1024), readVersion: db.versionReader(EARLIEST_LEASE_END_SQL, JOURNAL_HEAD_SQL), teamChangesBetween: (...args) => services.journal.teamChangesBetween(...args), onAnswer: (from) => metrics.answered(from) })]
       : []),
   ];
 }

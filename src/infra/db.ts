@@ -36,11 +36,11 @@ export interface Database {
   /**
    * A reader of the commit version and, in the same statement, of `until`: a
    * timestamp-valued SQL expression a module supplies (the earliest moment the clock alone
-   * changes what its reads show), or null. Straight through the driver: Prisma's client
-   * costs about 0.2 ms of CPU a call (measured), and the response cache reads this once per
-   * query.
+   * changes what its reads show), or null; and of `head`, an integer-valued one (the
+   * journal's head), or null. Straight through the driver: Prisma's client costs about
+   * 0.2 ms of CPU a call (measured), and the response cache reads this once per query.
    */
-  versionReader(until: string | null): () => Promise<ReadVersion>;
+  versionReader(until: string | null, head?: string | null): () => Promise<ReadVersion>;
   /** The commit version alone: versionReader(null). */
   readVersion(): Promise<ReadVersion>;
   /**
@@ -79,9 +79,11 @@ export interface ReadVersion {
   committed: string;
   /** The caller's `until` (it may have passed), or null. */
   until: Date | null;
+  /** The caller's `head`, read in the same snapshot as `committed`, or null. */
+  head: number | null;
 }
 
-type VersionRow = { committed: unknown; until: string | null };
+type VersionRow = { committed: unknown; until: string | null; head: unknown };
 
 type ReadRow = () => VersionRow | Promise<VersionRow>;
 /** A read statement of the driver's, run with its parameters. */
@@ -110,13 +112,13 @@ function versionReads(
     reads++;
     return (await run(query.values)) as T[];
   };
-  const versionReader = (until: string | null) => {
-    const sql = dialect.versionSql(until);
+  const versionReader = (until: string | null, head: string | null = null) => {
+    const sql = dialect.versionSql(until, head);
     let read: ReadRow | undefined;
     return async (): Promise<ReadVersion> => {
       reads++;
       const row = await (read ??= prepare(sql))();
-      return { committed: String(row.committed), until: row.until === null ? null : new Date(row.until) };
+      return { committed: String(row.committed), until: row.until === null ? null : new Date(row.until), head: row.head === null ? null : Number(row.head) };
     };
   };
   return { versionReader, readVersion: versionReader(null), readRows, statements: () => prismaStatements() + directStatements() + reads } satisfies Pick<

@@ -33,8 +33,9 @@ export interface Dialect {
    */
   idsLockedInOrder(table: string, ids: string[]): Prisma.Sql;
   /**
-   * The statement of a version read (Database.versionReader): one row of "committed" and
-   * "until", the caller's timestamp-valued SQL expression as ISO-8601 text (or NULL).
+   * The statement of a version read (Database.versionReader): one row of "committed",
+   * "until", the caller's timestamp-valued SQL expression as ISO-8601 text (or NULL), and
+   * "head", the caller's integer-valued SQL expression (or NULL), all read in one snapshot.
    */
-  versionSql(until: string | null): string;
+  versionSql(until: string | null, head: string | null): string;
 }

@@ -37,6 +37,6 @@ export const postgresDialect: Dialect = {
   // The statement's snapshot says which transactions it sees as committed: two equal
   // snapshots see the same data, and any commit or abort (in any database of the cluster)
   // changes it. Timestamps are stored in UTC without a zone; the text says so.
-  versionSql: (until) =>
-    `SELECT pg_current_snapshot()::text AS "committed", ${until === null ? "NULL" : `to_char(${until}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`} AS "until"`,
+  versionSql: (until, head) =>
+    `SELECT pg_current_snapshot()::text AS "committed", ${until === null ? "NULL" : `to_char(${until}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`} AS "until", ${head ?? "NULL"} AS "head"`,
 };

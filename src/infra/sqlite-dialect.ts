@@ -20,5 +20,5 @@ export const sqliteDialect: Dialect = {
   idsLockedInOrder: (_table, ids) => Prisma.join(ids),
   // data_version changes when another connection commits; the connection that reads it
   // never writes. Dates are stored as ISO-8601 text, which sorts and parses as it is.
-  versionSql: (until) => `SELECT (SELECT "data_version" FROM pragma_data_version) AS "committed", ${until ?? "NULL"} AS "until"`,
+  versionSql: (until, head) => `SELECT (SELECT "data_version" FROM pragma_data_version) AS "committed", ${until ?? "NULL"} AS "until", ${head ?? "NULL"} AS "head"`,
 };

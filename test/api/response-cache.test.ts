@@ -218,6 +218,117 @@ describe("under concurrent writes", () => {
   });
 });
 
+describe("a team's task page outlives commits that change nothing it shows", () => {
+  // Columns and relations read in one statement: the page remembers the tasks it read.
+  const NODE = `id number title status priority progress dashboard assignee { name } holder { name } blockedBy { kind blocker { number title status assignee { name } } }`;
+  const PAGE = `query($t: ID!, $n: Int!) { team(id: $t) { name tasks(first: $n) { edges { node { ${NODE} } } pageInfo { hasNextPage } } } }`;
+  // The same with a field computed from more than the rows (readiness): never outlives a commit.
+  const TRUTH = `query($t: ID!, $n: Int!) { team(id: $t) { name tasks(first: $n) { edges { node { ${NODE} readiness { state } } } pageInfo { hasNextPage } } } }`;
+  const withoutReadiness = (answer: any) => ({
+    ...answer.team,
+    tasks: { ...answer.team.tasks, edges: answer.team.tasks.edges.map((e: any) => ({ node: { ...e.node, readiness: undefined } })) },
+  });
+  let team: string;
+  let tasks: string[];
+  const page = async (n = 4) => (await lead.ok(PAGE, { t: team, n })).team;
+  const truth = async (n = 4) => withoutReadiness(await lead.ok(TRUTH, { t: team, n }));
+  /** The page as kept and as computed now: they must agree after every change. */
+  const expectCurrent = async (n = 4) => expect(JSON.parse(JSON.stringify(await page(n)))).toEqual(JSON.parse(JSON.stringify(await truth(n))));
+
+  beforeAll(async () => {
+    team = await createTeam(lead, "page-team", [[worker, "worker"]]);
+    tasks = [];
+    for (let n = 1; n <= 7; n++) tasks.push((await lead.ok(CREATE, { t: team, input: { title: `page ${n}` } })).createTask.id);
+    // #2, on the page, waits for #5, below it: the page shows #5's title and status.
+    await lead.ok(`mutation($id: ID!, $b: ID!) { addTaskDependency(id: $id, blockedById: $b) { id } }`, { id: tasks[1], b: tasks[4] });
+  });
+
+  it("is given again after a change to a task it does not read, for the version and the team's new journal rows", async () => {
+    const before = await page();
+    await lead.ok(UPDATE, { id: tasks[6], input: { title: "page 7, renamed" } });
+    const { result, statements } = await withStatements(server, () => page());
+    expect(result).toEqual(before);
+    // Computed, it is the version, the team and the page's statement at least.
+    expect(statements).toBeLessThanOrEqual(2);
+    await expectCurrent();
+  });
+
+  it("is read again after each change it shows, whoever's rows changed", async () => {
+    const claim = async (i: number) => (await worker.ok(`mutation($id: ID!) { claimTask(id: $id, leaseSeconds: 600) { token } }`, { id: tasks[i] })).claimTask.token as number;
+    const changes: [string, () => Promise<unknown>][] = [
+      ["a title on the page", () => lead.ok(UPDATE, { id: tasks[0], input: { title: "page 1, renamed" } })],
+      ["a claim on the page", () => claim(2)],
+      ["a progress update", () => worker.ok(UPDATE, { id: tasks[2], input: { progress: 40 } })],
+      ["a dashboard line", () => worker.ok(`mutation($id: ID!) { appendTaskDashboard(id: $id, text: "halfway") { id } }`, { id: tasks[2] })],
+      ["a renewed claim", () => worker.ok(`mutation($id: ID!) { renewClaim(id: $id, leaseSeconds: 900) { token } }`, { id: tasks[2] })],
+      ["a claim taken back", () => lead.ok(`mutation($id: ID!) { takeBackClaim(id: $id) { id } }`, { id: tasks[2] })],
+      ["a released claim", async () => worker.ok(`mutation($id: ID!, $c: Int) { releaseTask(id: $id, claimToken: $c) { id } }`, { id: tasks[3], c: await claim(3) })],
+      ["a blocker below the page completed", () => lead.ok(UPDATE, { id: tasks[4], input: { status: "COMPLETED" } })],
+      ["a blocker below the page renamed", () => lead.ok(UPDATE, { id: tasks[4], input: { title: "page 5, renamed" } })],
+      ["a link to a task below the page", () => lead.ok(`mutation($id: ID!, $b: ID!) { addTaskDependency(id: $id, blockedById: $b) { id } }`, { id: tasks[3], b: tasks[5] })],
+      ["that link's blocker renamed", () => lead.ok(UPDATE, { id: tasks[5], input: { title: "page 6, renamed" } })],
+      ["the link removed", () => lead.ok(`mutation($id: ID!, $b: ID!) { removeTaskDependency(id: $id, blockedById: $b) { id } }`, { id: tasks[3], b: tasks[5] })],
+      ["an assignee", () => lead.ok(UPDATE, { id: tasks[0], input: { assignee: worker.name } })],
+      ["the team renamed", () => lead.ok(`mutation($t: ID!) { updateTeam(teamId: $t, input: { name: "page-team, renamed" }) { id } }`, { t: team })],
+    ];
+    for (const [what, change] of changes) {
+      await page();
+      await change();
+      await expectCurrent().catch((error: Error) => {
+        throw new Error(`after ${what}: ${error.message}`);
+      });
+    }
+  });
+
+  it("that is not full shows a task created after it was kept", async () => {
+    const all = async () => (await page(50)).tasks.edges.length;
+    const before = await all();
+    await lead.ok(CREATE, { t: team, input: { title: "page, one more" } });
+    expect(await all()).toBe(before + 1);
+    await expectCurrent(50);
+  });
+
+  it("with a filter is read again after any change to the team's tasks", async () => {
+    const PENDING = `query($t: ID!) { team(id: $t) { tasks(first: 50, filter: { status: PENDING }) { edges { node { number } } } } }`;
+    const pending = async () => (await lead.ok(PENDING, { t: team })).team.tasks.edges.map((e: any) => e.node.number);
+    const before = await pending();
+    const last = (await page(50)).tasks.edges.at(-1).node;
+    await lead.ok(UPDATE, { id: last.id, input: { status: "CANCELLED" } });
+    expect(await pending()).toEqual(before.filter((n: number) => n !== last.number));
+  });
+
+  it("under concurrent writes, mostly below the page: no reader gets an answer older than a write acknowledged before it asked", async () => {
+    const watched = tasks[1]!;
+    let acknowledged = 0;
+    let writing = true;
+    const writer = (async () => {
+      for (let n = 1; n <= 30; n++) {
+        await lead.ok(UPDATE, { id: watched, input: { progress: n } });
+        acknowledged = n;
+      }
+      writing = false;
+    })();
+    // Commits the page does not show, between those it does.
+    const others = [tasks[5]!, tasks[6]!].map(async (id, i) => {
+      for (let n = 0; writing; n++) await (i ? lead : worker).ok(UPDATE, { id, input: { progress: n % 100 } });
+    });
+    const stale: string[] = [];
+    let reads = 0;
+    const readers = [0, 1, 2, 3].map(async (i) => {
+      while (writing) {
+        const floor = acknowledged;
+        const seen = (await page()).tasks.edges.find((e: any) => e.node.id === watched).node.progress;
+        reads++;
+        if (seen < floor) stale.push(`reader ${i} saw ${seen} after ${floor} was acknowledged`);
+      }
+    });
+    await Promise.all([writer, ...others, ...readers]);
+    expect(stale).toEqual([]);
+    expect(reads).toBeGreaterThan(30);
+    await expectCurrent();
+  });
+});
+
 describe("rate limits", () => {
   it("count kept answers like any other", async () => {
     const limited = await startServer({ RATE_LIMIT_PER_MINUTE: "3" });

@@ -4,6 +4,9 @@
 // other instances see them online too. Presence is telemetry, not a journaled change.
 import type { Database } from "../../infra/db.js";
 
+/** The Agent columns presence writes: the only columns of the table written without a journal row. */
+export const PRESENCE_COLUMNS: readonly string[] = ["lastSeenAt", "onlineUntil"];
+
 export class Presence {
   private readonly seen = new Map<string, Date>();
   private readonly live = new Map<string, number>();

@@ -33,6 +33,12 @@ export function eventText(field: string, text: string): Prisma.InputJsonObject {
   return { [field]: text.slice(0, end), [`${field}Truncated`]: true };
 }
 
+/** The highest cursor committed, as an SQL expression (for Database.versionReader's `head`). */
+export const JOURNAL_HEAD_SQL = `(SELECT COALESCE(MAX("id"), 0) FROM "JournalEvent")`;
+
+/** What a journal row says was changed, without its payload. */
+export type JournalChange = Pick<JournalRow, "kind" | "subjectType" | "subjectId">;
+
 export interface JournalWrite {
   tx: Tx;
   /** Records entries in this transaction. Call it after the state change, last. */
@@ -113,6 +119,17 @@ export class JournalService {
    */
   readAllAfter(after: number, limit: number): Promise<JournalRow[]> {
     return this.db.readRows<JournalRow>(Prisma.sql`SELECT * FROM "JournalEvent" WHERE "id" > ${after} ORDER BY "id" ASC LIMIT ${limit}`);
+  }
+
+  /**
+   * What a team's rows after `after` and up to `upTo` changed, oldest first, at most
+   * `limit`: kept answers ask it on every read after a commit, so it runs straight
+   * (Database.readRows), along the index on (teamId, id).
+   */
+  teamChangesBetween(teamId: string, after: number, upTo: number, limit: number): Promise<JournalChange[]> {
+    return this.db.readRows<JournalChange>(
+      Prisma.sql`SELECT "kind", "subjectType", "subjectId" FROM "JournalEvent" WHERE "teamId" = ${teamId} AND "id" > ${after} AND "id" <= ${upTo} ORDER BY "id" ASC LIMIT ${limit}`,
+    );
   }
 
   /** The highest cursor committed so far (0 for an empty journal). */

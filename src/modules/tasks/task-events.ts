@@ -3,6 +3,7 @@
 import type { Prisma, Task } from "../../generated/prisma/client.js";
 import type { JournalEntry, JournalWrite } from "../journal/journal.service.js";
 import type { MessageService, Notice } from "../messages/messages.service.js";
+import { TASK_STATUSES } from "./task-rules.js";
 
 /**
  * The journal payload every task event carries, so subscribers can filter without reading.
@@ -14,6 +15,29 @@ export const taskPayload = (t: Pick<Task, "number" | "title" | "status" | "assig
   status: t.status,
   assigneeId: t.assigneeId,
 });
+
+/**
+ * The kinds of task rows whose transaction changes, of tasks, their dependencies and the
+ * team, only the subject task's own row (or nothing: `task.ready`, a role). A kept task page
+ * that did not read the subject outlives such a row (graphql/kept-reads.ts). Any other kind,
+ * and a kind added later until it is listed here, retires every kept page of its team, so
+ * a change that also touches another task, a link or the membership must not use these.
+ */
+export const SUBJECT_ONLY_KINDS: ReadonlySet<string> = new Set([
+  ...TASK_STATUSES.map((status) => `task.${status}`),
+  "task.updated",
+  "task.assigned",
+  "task.claimed",
+  "task.renewed",
+  "task.released",
+  "task.lease_expired",
+  "task.claim_taken_back",
+  "task.dashboard_written",
+  "task.dashboard_appended",
+  "task.finding_added",
+  "task.role_assigned",
+  "task.ready",
+]);
 
 export function taskEvent(actorId: string | null, task: Task, kind: string, payload: Prisma.InputJsonObject = {}): JournalEntry {
   return { teamId: task.teamId, actorId, kind, subjectType: "Task", subjectId: task.id, payload: { ...taskPayload(task), ...payload } };

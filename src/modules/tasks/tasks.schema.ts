@@ -202,7 +202,12 @@ builder.prismaObjectFields("Team", (t) => ({
     cursor: "id",
     description: "The team's tasks by number.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (query, team, { filter }, ctx, info) => ctx.services.tasks.list(requireViewer(ctx), team.id, filter ?? {}, query, connectionRowSelection(info)),
+    resolve: async (query, team, { filter }, ctx, info) => {
+      const wanted = connectionRowSelection(info);
+      const tasks = await ctx.services.tasks.list(requireViewer(ctx), team.id, filter ?? {}, query, wanted);
+      ctx.keptReads?.taskPage(team.id, filter, tasks, wanted);
+      return tasks;
+    },
   }),
   task: t.prismaField({
     type: "Task",
