@@ -1,5 +1,6 @@
 // Imports every type file, then builds the schema.
 import { builder } from "./builder.js";
+import { answerFromReadRows } from "./loaded-relations.js";
 import "../modules/agents/agents.schema.js";
 import "../modules/journal/journal.schema.js";
 import "../modules/teams/teams.schema.js";
@@ -9,4 +10,4 @@ import "../modules/context/context.schema.js";
 import "../modules/knowledge/knowledge.schema.js";
 import "../modules/events/events.schema.js";
 
-export const schema = builder.toSchema({ sortSchema: true });
+export const schema = answerFromReadRows(builder.toSchema({ sortSchema: true }));

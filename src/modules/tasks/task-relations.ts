@@ -139,6 +139,14 @@ interface Shape {
   decode: (json: unknown[]) => Record<string, unknown>;
   /** Identifies the shape's SQL. */
   key: string;
+  /**
+   * The caller reads only columns and relations of these rows (RowSelection), and so of every
+   * row below: each relation holds what its own field asks for, and each column-selecting
+   * field finds its columns. Then every field of such a row answers from the row alone
+   * (graphql/loaded-relations.ts). Either a whole subtree does, or none of it: below a field
+   * that answers without the Pothos plugin, the plugin finds no plan for the fields below.
+   */
+  asAsked: boolean;
 }
 
 /** One relation to read: its rows, in an order, in a shape. */
@@ -168,7 +176,7 @@ export function splitTaskQuery<Q extends object>(query: Q | undefined, wanted: R
     const value = selection[name];
     if (!value || task.columns.has(name)) continue;
     const relation = task.relations[name];
-    const plan = relation && planFor(name, relation, value, 1, below(wanted, name));
+    const plan = relation && planFor(name, relation, value, 1, wanted);
     if (plan) plans.push(plan);
     else kept[name] = value;
   }
@@ -187,7 +195,7 @@ function shapeOf(model: Model, select: Record<string, unknown> | null, relations
   const read = (name: string) => (select === null ? wanted.columns === null || ALWAYS_READ.has(name) || wanted.columns.has(name) : select[name] === true);
   const columns = model.names.flatMap((name, i) => (read(name) ? [i] : []));
   const key = `${model.table}(${columns.join(",")}){${relations.map((p) => `${p.name}${orderKey(p.orderBy)}:${p.shape.key}`).join(",")}}`;
-  return { model, columns, relations, decode: decoderOf(model, columns), key };
+  return { model, columns, relations, decode: decoderOf(model, columns), key, asAsked: wanted.columns !== null && relations.every((p) => wanted.relations.has(p.name) && p.shape.asAsked) };
 }
 
 // One compiled decoder for a model's set of columns (compiling one costs more than a page):
@@ -207,8 +215,10 @@ function decoderOf(model: Model, columns: readonly number[]): Decode {
 
 const orderKey = (orderBy: Plan["orderBy"]) => (orderBy ? `(${orderBy.map((o) => `${o.column}${o.desc ? "-" : "+"}`).join(",")})` : "");
 
-function planFor(name: string, relation: Relation, value: unknown, depth: number, wanted: RowSelection): Plan | null {
+/** The plan of relation `name` of rows of which the caller reads `parent`. */
+function planFor(name: string, relation: Relation, value: unknown, depth: number, parent: RowSelection): Plan | null {
   if (depth > MAX_DEPTH) return null;
+  const wanted = below(parent, name);
   const target = MODELS[relation.model];
   let orderBy: Plan["orderBy"] = null;
   let selection: Record<string, unknown> | null = null;
@@ -233,7 +243,7 @@ function planFor(name: string, relation: Relation, value: unknown, depth: number
   for (const [key, keyValue] of Object.entries(selection ?? {})) {
     if (!keyValue || target.columns.has(key)) continue;
     const child = target.relations[key];
-    const plan = child && planFor(key, child, keyValue, depth + 1, below(wanted, key));
+    const plan = child && planFor(key, child, keyValue, depth + 1, wanted);
     // _count, or a relation one statement does not read.
     if (!plan) return null;
     nested.push(plan);
@@ -316,8 +326,15 @@ function row(shape: Shape, json: unknown[]): Record<string, unknown> {
   const { relations } = shape;
   const n = shape.columns.length;
   for (let j = 0; j < relations.length; j++) out[relations[j]!.name] = related(relations[j]!, json[n + j]);
+  if (shape.asAsked) readAsAsked.add(out);
   return out;
 }
+
+/** Rows read here as their fields ask for them, and every row below them (Shape.asAsked). */
+const readAsAsked = new WeakSet<object>();
+
+/** Whether `row` was read here as its fields ask for it, and every row below it (Shape.asAsked). */
+export const readAsItsFieldsAsk = (row: object): boolean => readAsAsked.has(row);
 
 function related(plan: Plan, json: unknown): unknown {
   if (plan.relation.list) return ((json ?? []) as unknown[][]).map((r) => row(plan.shape, r));
@@ -370,6 +387,8 @@ export async function findTasks<Q extends object>(
     const task = rows.get(keep.id);
     // Deleted between the two statements: gone, as it would be a moment later.
     if (!task) continue;
+    // Relations Prisma read are not this module's to vouch for.
+    if (Object.keys(keep).length > 1) readAsAsked.delete(task);
     for (const key of Object.keys(keep)) task[key] = keep[key];
     tasks.push(task);
   }
