@@ -122,6 +122,35 @@ describe("a task page reads its relations in one statement", () => {
     expect(claimed.blockedBy[0].blocker.closedAt).toEqual(expect.any(String));
   });
 
+  it("pages forward and back, whether its rows answer every field (one statement) or the plugin plans them", async () => {
+    // Columns and relations only; and with readiness, which the plugin plans.
+    for (const fields of ["id number assignee { name } blockedBy { blocker { number } }", "id number readiness { state } assignee { name }"]) {
+      const PAGED = `query($t: ID!, $first: Int, $after: String, $last: Int, $before: String) { team(id: $t) {
+        tasks(first: $first, after: $after, last: $last, before: $before) { edges { cursor node { ${fields} } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }`;
+      const page = async (args: Record<string, unknown>) => (await lead.ok(PAGED, { t: teamId, ...args })).team.tasks;
+      const all = (await page({ first: 50 })).edges;
+      expect(all.map((e: any) => e.node.number)).toEqual([...all.map((e: any) => e.node.number)].sort((a: number, b: number) => a - b));
+      const forward: any[] = [];
+      let after: string | null = null;
+      for (let hasNext = true; hasNext; ) {
+        const next: any = await page({ first: 3, after });
+        expect(next.pageInfo.hasPreviousPage, fields).toBe(after !== null);
+        forward.push(...next.edges);
+        ({ hasNextPage: hasNext, endCursor: after } = next.pageInfo);
+      }
+      expect(forward, fields).toEqual(all);
+      const back: any[] = [];
+      let before: string | null = null;
+      for (let hasPrevious = true; hasPrevious; ) {
+        const previous: any = await page({ last: 4, before });
+        back.unshift(...previous.edges);
+        ({ hasPreviousPage: hasPrevious, startCursor: before } = previous.pageInfo);
+      }
+      expect(back, fields).toEqual(all);
+      expect((await page({ first: 2, after: all[1].cursor })).edges, fields).toEqual(all.slice(2, 4));
+    }
+  });
+
   it("a page reads only the columns its fields show, and answers as Prisma's path does", async () => {
     // Each selection is asked of the page (one statement, its columns from the selection:
     // test/unit/row-selection.test.ts) and of each task alone (Prisma, whole rows).

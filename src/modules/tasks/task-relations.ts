@@ -15,6 +15,7 @@ import { Prisma, type Agent, type Task, type TaskDependency } from "../../genera
 import type { Database } from "../../infra/db.js";
 import type { Dialect } from "../../infra/dialect.js";
 import { PRESENCE_COLUMNS } from "../agents/presence.js";
+import { BLOCKED_BY_ORDER } from "./readiness.js";
 
 /** How a column's JSON form is read back. */
 type Kind = "string" | "number" | "boolean" | "date" | "json";
@@ -40,6 +41,8 @@ interface Relation {
   /** The column of the parent row that the related rows' `childColumn` equals. */
   parentColumn: string;
   childColumn: string;
+  /** The order of a list's rows, as its field gives it to Prisma (tasks.schema.ts): null for none. */
+  order: Readonly<Record<string, "asc" | "desc">> | null;
 }
 
 interface Model {
@@ -51,9 +54,12 @@ interface Model {
 }
 
 /** The related row the parent's foreign key `column` names. */
-const one = (model: ModelName, column: string): Relation => ({ model, list: false, parentColumn: column, childColumn: "id" });
-/** The related rows whose foreign key `column` names the parent. */
-const many = (model: ModelName, column: string): Relation => ({ model, list: true, parentColumn: "id", childColumn: column });
+const one = (model: ModelName, column: string): Relation => ({ model, list: false, parentColumn: column, childColumn: "id", order: null });
+/** The related rows whose foreign key `column` names the parent, in `order`. */
+const many = (model: ModelName, column: string, order: Relation["order"]): Relation => ({ model, list: true, parentColumn: "id", childColumn: column, order });
+
+/** The order of a task's `blocks` (BLOCKED_BY_ORDER is that of its `blockedBy`): stated, since databases differ. */
+export const BLOCKS_ORDER = { blockedId: "asc" } as const;
 
 function model<M, Include>(table: ModelName, columns: Columns<M>, relations: { [K in Exclude<keyof Include, "_count">]?: Relation }): Model {
   const names = Object.keys(columns);
@@ -99,8 +105,8 @@ export const MODELS: Readonly<Record<ModelName, Model>> = {
     assignee: one("Agent", "assigneeId"),
     holder: one("Agent", "holderId"),
     createdBy: one("Agent", "createdById"),
-    blockedBy: many("TaskDependency", "blockedId"),
-    blocks: many("TaskDependency", "blockerId"),
+    blockedBy: many("TaskDependency", "blockedId", BLOCKED_BY_ORDER),
+    blocks: many("TaskDependency", "blockerId", BLOCKS_ORDER),
   }),
   TaskDependency: model<TaskDependency, Prisma.TaskDependencyInclude>("TaskDependency", dependencyColumns, {
     blocker: one("Task", "blockerId"),
@@ -185,6 +191,34 @@ export function splitTaskQuery<Q extends object>(query: Q | undefined, wanted: R
   const columns = args!.include ? null : { ...selection, id: true };
   const { include: _include, select: _select, ...others } = args as Record<string, unknown>;
   return { query: { ...others, select: kept } as Q, shape: shapeOf(task, columns, plans, wanted) };
+}
+
+// Shapes of selections, kept per selection (connectionRowSelection keeps those per query text).
+const shapesOfSelections = new WeakMap<RowSelection, Shape | null>();
+
+/**
+ * The shape of task rows read for `wanted` alone, each relation in its field's order, when one
+ * statement reads everything the selection asks (no row read whole, only MODELS' relations, at
+ * most MAX_DEPTH deep): then Prisma's arguments need only pick the rows, and no plan of the
+ * Pothos plugin is needed. Null otherwise.
+ */
+export function shapeForSelection(wanted: RowSelection): Shape | null {
+  let shape = shapesOfSelections.get(wanted);
+  if (shape === undefined) shapesOfSelections.set(wanted, (shape = shapeOfSelection(MODELS.Task, wanted, 0)));
+  return shape;
+}
+
+function shapeOfSelection(model: Model, wanted: RowSelection, depth: number): Shape | null {
+  if (wanted.columns === null) return null;
+  const plans: Plan[] = [];
+  for (const [name, below] of wanted.relations) {
+    const relation = model.relations[name];
+    const target = relation && MODELS[relation.model];
+    const shape = target && depth < MAX_DEPTH ? shapeOfSelection(target, below, depth + 1) : null;
+    if (!relation || !target || !shape) return null;
+    plans.push({ name, relation, orderBy: relation.order && orderOf(target, relation.order), shape });
+  }
+  return shapeOf(model, null, plans, wanted);
 }
 
 /**
@@ -365,7 +399,10 @@ export async function findTasks<Q extends object>(
   firstPageWhere?: Prisma.Sql,
   wanted: RowSelection = WHOLE_ROW,
 ): Promise<Task[]> {
-  const split = splitTaskQuery(query, wanted);
+  // Arguments that only pick rows: the selection says what to read of them.
+  const picksOnly = query !== undefined && !("include" in query) && !("select" in query);
+  const own = picksOnly ? shapeForSelection(wanted) : null;
+  const split = own ? { query: { ...query, select: { id: true } } as Q, shape: own } : splitTaskQuery(query, wanted);
   if (!split) return read(query);
   const take = firstPageWhere && firstPageSize(split.query);
   if (take) {

@@ -1,6 +1,8 @@
+import { prismaConnectionHelpers, queryFromInfo } from "@pothos/plugin-prisma";
+import type { GraphQLResolveInfo } from "graphql";
 import type { Task } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, rowForSelection } from "../../graphql/context.js";
+import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
 import { enumOf } from "../../graphql/enum-of.js";
 import { liveEvents } from "../../graphql/live.js";
 import { connectionRowSelection } from "../../graphql/row-selection.js";
@@ -8,6 +10,7 @@ import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
 import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type Readiness, type ReadinessState } from "./readiness.js";
+import { shapeForSelection, BLOCKS_ORDER, type RowSelection } from "./task-relations.js";
 import { PRIORITIES, TASK_STATUSES } from "./task-rules.js";
 
 const TaskStatusEnum = enumOf("TaskStatus", TASK_STATUSES);
@@ -43,7 +46,6 @@ const ReadinessRef = builder.objectRef<Readiness>("TaskReadiness").implement({
 
 // Relations get a stated order (see BLOCKED_BY_ORDER); readiness reads `blockedBy` in the
 // same order, so that Pothos reads it once for both.
-const blocksOrder = { blockedId: "asc" } as const;
 
 export const TaskRef = builder.prismaObject("Task", {
   description: "A task on a team's board. `number` is its #n within the team.",
@@ -77,7 +79,7 @@ export const TaskRef = builder.prismaObject("Task", {
     claimToken: t.exposeInt("claimEpoch", { description: "The current claim's fencing token (counts claims)." }),
     leaseExpiresAt: t.expose("leaseExpiresAt", { type: "DateTime", nullable: true }),
     blockedBy: t.relation("blockedBy", { query: { orderBy: BLOCKED_BY_ORDER } }),
-    blocks: t.relation("blocks", { query: { orderBy: blocksOrder } }),
+    blocks: t.relation("blocks", { query: { orderBy: BLOCKS_ORDER } }),
     readiness: t.field({
       type: ReadinessRef,
       select: readinessSelect,
@@ -196,17 +198,31 @@ const UpdateTaskPayload = builder.objectRef<{ task: Task; verificationNudge: str
   }),
 });
 
+// The team's tasks page with the Pothos plugin's connection helpers (its page arguments and
+// cursors), not t.prismaConnection, which has the plugin plan the selection on every request
+// (about 6 % of a computed board's CPU): rows that answer every field themselves
+// (shapeForSelection) need no plan.
+const taskPages = prismaConnectionHelpers(builder, "Task", { cursor: "id" });
+
+type PageArgs = Parameters<typeof taskPages.resolve>[1];
+
+/** Prisma's arguments for a page: its place in the list, and, unless the rows answer every field, the plugin's plan. */
+async function taskPageQuery(args: PageArgs, ctx: Context, info: GraphQLResolveInfo, wanted: RowSelection) {
+  const { select: _select, ...page } = taskPages.getQuery(args, ctx, () => true) as { select?: unknown; take?: number; skip?: number; cursor?: { id: string } };
+  if (shapeForSelection(wanted)) return page;
+  return { ...page, ...(await queryFromInfo({ context: ctx, info, select: { id: true }, paths: [["nodes"], ["edges", "node"]], typeName: "Task" })) };
+}
+
 builder.prismaObjectFields("Team", (t) => ({
-  tasks: t.prismaConnection({
-    type: "Task",
-    cursor: "id",
+  tasks: t.connection({
+    type: TaskRef,
     description: "The team's tasks by number.",
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: async (query, team, { filter }, ctx, info) => {
+    resolve: async (team, args, ctx, info) => {
       const wanted = connectionRowSelection(info);
-      const tasks = await ctx.services.tasks.list(requireViewer(ctx), team.id, filter ?? {}, query, wanted);
-      ctx.keptReads?.taskPage(team.id, filter, tasks, wanted);
-      return tasks;
+      const tasks = await ctx.services.tasks.list(requireViewer(ctx), team.id, args.filter ?? {}, await taskPageQuery(args, ctx, info, wanted), wanted);
+      ctx.keptReads?.taskPage(team.id, args.filter, tasks, wanted);
+      return taskPages.resolve(tasks, args, ctx, team);
     },
   }),
   task: t.prismaField({
