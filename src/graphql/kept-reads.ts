@@ -16,11 +16,14 @@
 //   change nothing a task page shows: an agent's columns change only by presence, and a
 //   page that reads those is not tracked.
 // A commit that skips the journal (SQL run behind the server's back) is not seen by such an
-// answer; every other kept answer is still retired by any commit.
+// answer; every other kept answer is still retired by any commit. (Nothing deletes journal
+// rows; if something ever does, an answer whose head is older than the oldest row left must
+// be read again.)
 import { getNamedType, isObjectType, Kind, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLObjectType, type GraphQLOutputType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from "graphql";
 import type { JournalChange } from "../modules/journal/journal.service.js";
 import { SUBJECT_ONLY_KINDS } from "../modules/tasks/task-events.js";
-import { taskIdsRead, type RowSelection } from "../modules/tasks/task-relations.js";
+import { PRESENCE_COLUMNS } from "../modules/agents/presence.js";
+import { MODELS, type Model, type RowSelection } from "../modules/tasks/task-relations.js";
 import { collect, setsOf } from "./row-selection.js";
 
 /** What a kept answer read: task pages of one team, and these tasks on them or below them. */
@@ -117,4 +120,30 @@ function hasArguments(set: SelectionSetNode, fragments: Fragments, spread: Set<s
     spread.add(s.name.value);
     return hasArguments(fragment.selectionSet, fragments, spread);
   });
+}
+
+/**
+ * The IDs of the tasks among `rows` and below them (blockers, blocked tasks), when every
+ * column and relation `wanted` reads is in the rows and journaled: each change to them
+ * writes a journal row (presence's Agent columns do not). Null otherwise: a row read whole,
+ * a relation the rows lack (another reader would load it) or not listed in MODELS.
+ */
+function taskIdsRead(rows: readonly object[], wanted: RowSelection): Set<string> | null {
+  const ids = new Set<string>();
+  const walk = (rows: readonly object[], model: Model, wanted: RowSelection): boolean => {
+    const { columns } = wanted;
+    if (columns === null || (model === MODELS.Agent && PRESENCE_COLUMNS.some((c) => columns.has(c)))) return false;
+    for (const row of rows) {
+      if (model === MODELS.Task) ids.add((row as { id: string }).id);
+      for (const [name, below] of wanted.relations) {
+        const relation = model.relations[name];
+        if (!relation || !(name in row)) return false;
+        const value = (row as Record<string, unknown>)[name];
+        const related = relation.list ? (value as object[]) : value ? [value as object] : [];
+        if (!walk(related, MODELS[relation.model], below)) return false;
+      }
+    }
+    return true;
+  };
+  return walk(rows, MODELS.Task, wanted) ? ids : null;
 }

@@ -14,7 +14,6 @@ import { bool, date } from "../../infra/sql-values.js";
 import { Prisma, type Agent, type Task, type TaskDependency } from "../../generated/prisma/client.js";
 import type { Database } from "../../infra/db.js";
 import type { Dialect } from "../../infra/dialect.js";
-import { PRESENCE_COLUMNS } from "../agents/presence.js";
 import { BLOCKED_BY_ORDER } from "./readiness.js";
 
 /** How a column's JSON form is read back. */
@@ -45,7 +44,7 @@ interface Relation {
   order: Readonly<Record<string, "asc" | "desc">> | null;
 }
 
-interface Model {
+export interface Model {
   table: string;
   names: readonly string[];
   kinds: readonly Kind[];
@@ -441,30 +440,4 @@ function firstPageSize(query: object): number | null {
   const onlyIds = select !== undefined && Object.keys(select).length === 1 && select.id === true;
   const fromStart = skip === undefined || skip === 0;
   return typeof take === "number" && Number.isInteger(take) && take > 0 && fromStart && onlyIds && Object.keys(rest).length === 0 ? take : null;
-}
-
-/**
- * The IDs of the tasks among `rows` and below them (blockers, blocked tasks), when every
- * column and relation `wanted` reads is in the rows and journaled: each change to them
- * writes a journal row (presence's Agent columns do not). Null otherwise: a row read whole,
- * a relation the rows lack (another reader would load it) or not listed in MODELS.
- */
-export function taskIdsRead(rows: readonly object[], wanted: RowSelection): Set<string> | null {
-  const ids = new Set<string>();
-  const walk = (rows: readonly object[], model: Model, wanted: RowSelection): boolean => {
-    const { columns } = wanted;
-    if (columns === null || (model === MODELS.Agent && PRESENCE_COLUMNS.some((c) => columns.has(c)))) return false;
-    for (const row of rows) {
-      if (model === MODELS.Task) ids.add((row as { id: string }).id);
-      for (const [name, below] of wanted.relations) {
-        const relation = model.relations[name];
-        if (!relation || !(name in row)) return false;
-        const value = (row as Record<string, unknown>)[name];
-        const related = relation.list ? (value as object[]) : value ? [value as object] : [];
-        if (!walk(related, MODELS[relation.model], below)) return false;
-      }
-    }
-    return true;
-  };
-  return walk(rows, MODELS.Task, wanted) ? ids : null;
 }
