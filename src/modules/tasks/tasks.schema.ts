@@ -44,9 +44,8 @@ const ReadinessRef = builder.objectRef<Readiness>("TaskReadiness").implement({
   }),
 });
 
-// Relations get a stated order (see BLOCKED_BY_ORDER); readiness reads `blockedBy` in the
-// same order, so that Pothos reads it once for both.
-
+// Relations get a stated order (BLOCKED_BY_ORDER, BLOCKS_ORDER: task-relations.ts reads them in
+// the same); readiness reads `blockedBy` in that order too, so that Pothos reads it once for both.
 export const TaskRef = builder.prismaObject("Task", {
   description: "A task on a team's board. `number` is its #n within the team.",
   fields: (t) => ({
