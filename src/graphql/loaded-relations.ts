@@ -3,12 +3,13 @@
 // `select`) to find, by the field's response path, whether the plan that loaded its parent
 // row included what it needs, and else loads it itself; on the board that lookup, once per
 // such field per row, was about a fifth of a computed page's CPU (measured: 820 → 640 µs a
-// page). task-relations.ts marks the rows it read with everything their fields ask
+// page). task-reads.ts marks the rows it read with everything their fields ask
 // (readAsItsFieldsAsk), so for those the plugin's answer is known: the field's own resolver
 // on the row, which is what the plugin calls once it has found the plan. Every other row
 // goes to the plugin.
 import { isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
-import { MODELS, readAsItsFieldsAsk } from "../modules/tasks/task-relations.js";
+import { readAsItsFieldsAsk } from "../modules/tasks/task-reads.js";
+import { MODELS } from "../modules/tasks/task-relations.js";
 
 /** Wraps the plugin's resolvers of the fields of the models task-relations.ts reads (the schema's own objects). */
 export function answerFromReadRows(schema: GraphQLSchema): GraphQLSchema {

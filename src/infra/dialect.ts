@@ -13,7 +13,7 @@ export interface Dialect {
   orderJournalAppends(tx: Tx): Promise<void>;
   /**
    * JSON built in SQL, so that rows and their related rows come back from one statement
-   * (see modules/tasks/task-relations.ts). Column values keep the database's own JSON form
+   * (see modules/tasks/task-reads.ts). Column values keep the database's own JSON form
    * (SQLite: booleans 0/1, dates as stored text; PostgreSQL: timestamps without zone).
    */
   readonly json: {

@@ -1,19 +1,9 @@
-// Reads a list of tasks and their relations in two statements: Prisma picks the rows (the
-// list's where, order and page) and reads their ids, and one SQL statement builds JSON of the
-// rows' columns and of every relation it can read below them: assignee, holder
-// and creator (Agent rows), blockedBy and blocks (TaskDependency rows with their tasks, and
-// those tasks' own such relations). Prisma on SQLite has no join strategy and runs one query
-// per relation level, and its own work per statement and per row, not the database, is most
-// of a list's cost. The rows come back exactly as Prisma returns them (the selected or all
-// columns, Date, boolean, parsed Json, relations in order), so callers such as the Pothos
-// plugin cannot tell the difference; with a RowSelection, only the columns the caller reads
-// (the rest are absent). Anything else asked of a relation (a filter, a page, a count,
-// another relation) leaves that whole relation with Prisma. An unfiltered list's first page
-// (the board) is one statement: the caller gives its rows' condition in SQL.
+// What a list of tasks reads of its rows, and how (task-reads.ts reads them): the models the
+// one statement knows (their columns and relations, checked against Prisma's datamodel), what
+// a caller reads of rows (RowSelection), and the shape of a statement's rows, planned from
+// Pothos' Prisma arguments or from the selection alone, and decoded from its JSON.
 import { bool, date } from "../../infra/sql-values.js";
-import { Prisma, type Agent, type Task, type TaskDependency } from "../../generated/prisma/client.js";
-import type { Database } from "../../infra/db.js";
-import type { Dialect } from "../../infra/dialect.js";
+import type { Agent, Prisma, Task, TaskDependency } from "../../generated/prisma/client.js";
 import { BLOCKED_BY_ORDER } from "./readiness.js";
 
 /** How a column's JSON form is read back. */
@@ -126,7 +116,7 @@ export const WHOLE_ROW: RowSelection = { columns: null, relations: new Map() };
 
 /** Read whatever else is wanted: a row's id (rows are matched by it) and a task's number (a page's order). */
 const ALWAYS_READ = new Set(["id", "number"]);
-const TASK_NUMBER = MODELS.Task.names.indexOf("number");
+export const TASK_NUMBER = MODELS.Task.names.indexOf("number");
 
 /** What is read of the rows of relation `name` when `wanted` is read of their parent. */
 const below = (wanted: RowSelection, name: string) => (wanted.columns === null ? WHOLE_ROW : (wanted.relations.get(name) ?? WHOLE_ROW));
@@ -135,7 +125,7 @@ const below = (wanted: RowSelection, name: string) => (wanted.columns === null ?
 const MAX_DEPTH = 4;
 
 /** What to read of rows of one model: some or all of its columns, and relations below. */
-interface Shape {
+export interface Shape {
   model: Model;
   /** Indexes into `model.names`. */
   columns: readonly number[];
@@ -155,7 +145,7 @@ interface Shape {
 }
 
 /** One relation to read: its rows, in an order, in a shape. */
-interface Plan {
+export interface Plan {
   name: string;
   relation: Relation;
   orderBy: { column: string; desc: boolean }[] | null;
@@ -298,44 +288,7 @@ function orderOf(target: Model, value: unknown): Plan["orderBy"] {
   return order.length ? order : null;
 }
 
-// ---- SQL -------------------------------------------------------------------------
-
-const ident = (alias: string, column: string) => Prisma.raw(`${alias}."${column}"`);
-
-/** A row as a JSON array: its columns of the shape in order, then one entry a relation. */
-function rowJson(dialect: Dialect, shape: Shape, alias: string, depth: number): Prisma.Sql {
-  const { model } = shape;
-  const values = shape.columns.map((i) => (model.kinds[i] === "json" ? dialect.json.column(ident(alias, model.names[i]!)) : ident(alias, model.names[i]!)));
-  for (const plan of shape.relations) values.push(relationJson(dialect, plan, alias, depth + 1));
-  // An empty array is valid JSON too (a selection of relations only).
-  return dialect.json.array(values);
-}
-
-function relationJson(dialect: Dialect, plan: Plan, parent: string, depth: number): Prisma.Sql {
-  const alias = `r${depth}`;
-  const from = Prisma.sql`FROM ${Prisma.raw(`"${plan.shape.model.table}"`)} ${Prisma.raw(alias)} WHERE ${ident(alias, plan.relation.childColumn)} = ${ident(parent, plan.relation.parentColumn)}`;
-  const row = rowJson(dialect, plan.shape, alias, depth);
-  if (!plan.relation.list) return Prisma.sql`(SELECT ${row} ${from})`;
-  const orderBy = plan.orderBy && Prisma.join(plan.orderBy.map((o) => Prisma.sql`${ident(alias, o.column)} ${Prisma.raw(o.desc ? "DESC" : "ASC")}`));
-  return dialect.json.aggregate(row, from, orderBy);
-}
-
-// Shapes come from the schema's selections, not from clients' values: few distinct ones.
-const statements = new Map<string, Prisma.Sql>();
-
-/** The JSON of a task row of this shape, from the task aliased t0. */
-function taskJson(dialect: Dialect, shape: Shape): Prisma.Sql {
-  const key = `${dialect.name}:${shape.key}`;
-  let json = statements.get(key);
-  if (!json) {
-    json = rowJson(dialect, shape, "t0", 0);
-    if (statements.size >= 200) statements.clear();
-    statements.set(key, json);
-  }
-  return json;
-}
-
-// ---- rows ------------------------------------------------------------------------
+// ---- decoding -------------------------------------------------------------------
 
 type Decode = (json: unknown[]) => Record<string, unknown>;
 
@@ -351,93 +304,4 @@ function decoder(model: Model, columns: readonly number[]): Decode {
     return `${JSON.stringify(model.names[i])}: ${read ? `json[${at}] == null ? null : ${read}(json[${at}])` : `json[${at}] ?? null`}`;
   });
   return new Function("date", "bool", `return (json) => ({ ${fields.join(", ")} });`)(date, bool) as Decode;
-}
-
-/** A row in Prisma's shape: its columns, then its relations. */
-function row(shape: Shape, json: unknown[]): Record<string, unknown> {
-  const out = shape.decode(json);
-  const { relations } = shape;
-  const n = shape.columns.length;
-  for (let j = 0; j < relations.length; j++) out[relations[j]!.name] = related(relations[j]!, json[n + j]);
-  if (shape.asAsked) readAsAsked.add(out);
-  return out;
-}
-
-/** Rows read here as their fields ask for them, and every row below them (Shape.asAsked). */
-const readAsAsked = new WeakSet<object>();
-
-/** Whether `row` was read here as its fields ask for it, and every row below it (Shape.asAsked). */
-export const readAsItsFieldsAsk = (row: object): boolean => readAsAsked.has(row);
-
-function related(plan: Plan, json: unknown): unknown {
-  if (plan.relation.list) return ((json ?? []) as unknown[][]).map((r) => row(plan.shape, r));
-  return json == null ? null : row(plan.shape, json as unknown[]);
-}
-
-/** Reads the tasks of `from` (a FROM clause naming them t0), in this shape, in one statement, in `orderBy`'s order. */
-async function readTasks(db: Database, from: Prisma.Sql, orderBy: Prisma.Sql | null, shape: Shape): Promise<Record<string, unknown>[]> {
-  const { dialect } = db;
-  // Straight through the driver: Prisma's client would cost more than the statement itself.
-  const [result] = await db.readRows<{ rows: unknown }>(Prisma.sql`SELECT ${dialect.json.aggregate(taskJson(dialect, shape), from, orderBy)} AS "rows"`);
-  const raw = result?.rows ?? [];
-  return ((typeof raw === "string" ? JSON.parse(raw) : raw) as unknown[][]).map((json) => row(shape, json));
-}
-
-/**
- * Reads tasks through `read` (a Prisma findMany given Prisma arguments): Prisma picks the
- * rows and reads what only it can, and one statement reads the rest (see the top of the file).
- * With `firstPageWhere` (the rows `read` picks, as SQL over a "Task" row), a first page
- * (`take` rows from the start, by number) whose relations one statement can read all is that
- * one statement, and no Prisma at all; test/api/task-relations.test.ts holds it to Prisma's.
- * Of the rows' columns, those `wanted` reads (all by default).
- */
-export async function findTasks<Q extends object>(
-  db: Database,
-  query: Q | undefined,
-  read: (query: Q | undefined) => Promise<Task[]>,
-  firstPageWhere?: Prisma.Sql,
-  wanted: RowSelection = WHOLE_ROW,
-): Promise<Task[]> {
-  // Arguments that only pick rows: the selection says what to read of them.
-  const picksOnly = query !== undefined && !("include" in query) && !("select" in query);
-  const own = picksOnly ? shapeForSelection(wanted) : null;
-  const split = own ? { query: { ...query, select: { id: true } } as Q, shape: own } : splitTaskQuery(query, wanted);
-  if (!split) return read(query);
-  const take = firstPageWhere && firstPageSize(split.query);
-  if (take) {
-    const from = Prisma.sql`FROM (SELECT * FROM "Task" WHERE ${firstPageWhere} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
-    // Rows that hold their number are put in order here: SQLite sorting the rows' JSON
-    // costs more than a third of the statement (measured on the board page).
-    const numbered = split.shape.columns.includes(TASK_NUMBER);
-    const rows = await readTasks(db, from, numbered ? null : Prisma.sql`t0."number" ASC`, split.shape);
-    if (numbered) rows.sort((a, b) => (a.number as number) - (b.number as number));
-    return rows as unknown as Task[];
-  }
-  const picked = (await read(split.query)) as unknown as Record<string, unknown>[];
-  if (!picked.length) return [];
-  const rows = new Map<unknown, Record<string, unknown>>();
-  const ids = picked.map((t) => t.id as string);
-  for (const task of await readTasks(db, Prisma.sql`FROM "Task" t0 WHERE t0."id" IN (${db.dialect.strings(ids)})`, null, split.shape)) rows.set(task.id, task);
-  const tasks: Record<string, unknown>[] = [];
-  for (const keep of picked) {
-    const task = rows.get(keep.id);
-    // Deleted between the two statements: gone, as it would be a moment later.
-    if (!task) continue;
-    // Relations Prisma read are not this module's to vouch for.
-    if (Object.keys(keep).length > 1) readAsAsked.delete(task);
-    for (const key of Object.keys(keep)) task[key] = keep[key];
-    tasks.push(task);
-  }
-  return tasks as unknown as Task[];
-}
-
-/**
- * The page size when Prisma's part of a split query is a first page and nothing else:
- * `take` rows from the start (no cursor, no skip, no order of its own), only ids to read.
- */
-function firstPageSize(query: object): number | null {
-  const { take, skip, select, ...rest } = query as { take?: unknown; skip?: unknown; select?: Record<string, unknown> };
-  const onlyIds = select !== undefined && Object.keys(select).length === 1 && select.id === true;
-  const fromStart = skip === undefined || skip === 0;
-  return typeof take === "number" && Number.isInteger(take) && take > 0 && fromStart && onlyIds && Object.keys(rest).length === 0 ? take : null;
 }

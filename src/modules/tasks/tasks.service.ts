@@ -17,7 +17,8 @@ import type { DependencyService } from "./dependencies.service.js";
 import { liveHolder } from "./lease.js";
 import { openBlockerLink, readyWhere } from "./readiness.js";
 import { notice, recordChanges, taskEvent, type Change } from "./task-events.js";
-import { findTasks, type RowSelection } from "./task-relations.js";
+import { findTasks } from "./task-reads.js";
+import type { RowSelection } from "./task-relations.js";
 import { CLOSED_STATUSES, NUDGE_AFTER, priorityRank, verificationNudge, type TaskStatus } from "./task-rules.js";
 import { createInput, dashboardInput, dashboardLineInput, DASHBOARD_MAX, updateInput, type CreateTaskInput, type UpdateTaskInput } from "./task-inputs.js";
 import { updateChanges, updateData, type TaskColumns } from "./task-update.js";
@@ -99,7 +100,7 @@ export class TaskService {
   /**
    * A team's tasks. For a team the viewer is not in this is empty: the filter sees to it.
    * The rows, and the relations in `query` that one statement can read, are read in one
-   * statement after Prisma picks the rows (see task-relations.ts); of the rows' columns, those
+   * statement after Prisma picks the rows (see task-reads.ts); of the rows' columns, those
    * `wanted` reads.
    */
   async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q, wanted?: RowSelection): Promise<Task[]> {
