@@ -24,6 +24,7 @@ import type { JournalChange } from "../modules/journal/journal.service.js";
 import { SUBJECT_ONLY_KINDS } from "../modules/tasks/task-events.js";
 import { PRESENCE_COLUMNS } from "../modules/agents/presence.js";
 import { MODELS, type Model, type RowSelection } from "../modules/tasks/task-relations.js";
+import { unfiltered, type TaskFilter } from "../modules/tasks/tasks.service.js";
 import { collect, setsOf } from "./row-selection.js";
 
 /** What a kept answer read: task pages of one team, and these tasks on them or below them. */
@@ -44,10 +45,9 @@ export class ReadLedger {
   private untracked = false;
 
   /** A page of a team's tasks: `rows` read for `wanted`, with `filter`. */
-  taskPage(teamId: string, filter: object | null | undefined, rows: readonly object[], wanted: RowSelection): void {
+  taskPage(teamId: string, filter: TaskFilter | null | undefined, rows: readonly object[], wanted: RowSelection): void {
     // A filter's matches change with tasks the page does not show (a claim changes a status).
-    const unfiltered = Object.values(filter ?? {}).every((value) => value == null);
-    const ids = unfiltered ? taskIdsRead(rows, wanted) : null;
+    const ids = unfiltered(filter) ? taskIdsRead(rows, wanted) : null;
     if (!ids || (this.teamId !== null && this.teamId !== teamId)) {
       this.untracked = true;
       return;

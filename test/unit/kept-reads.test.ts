@@ -51,7 +51,7 @@ describe("what a page read", () => {
       (l) => l.taskPage("team-1", {}, [{ id: "a", number: 1 }], board),
       (l) => l.taskPage("team-1", {}, [{ id: "a", assignee: { lastSeenAt: null } }], { columns: new Set(["id"]), relations: new Map([["assignee", columns("lastSeenAt")]]) }),
       (l) => l.taskPage("team-1", {}, [{ id: "a", milestone: null }], { columns: new Set(["id"]), relations: new Map([["milestone", columns("name")]]) }),
-      (l) => l.taskPage("team-1", { status: "pending" }, [task("a")], board),
+      (l) => l.taskPage("team-1", { status: ["pending"] }, [task("a")], board),
       (l) => {
         l.taskPage("team-1", {}, [task("a")], board);
         l.taskPage("team-2", {}, [task("b")], board);

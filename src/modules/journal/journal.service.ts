@@ -134,8 +134,8 @@ export class JournalService {
 
   /** The highest cursor committed so far (0 for an empty journal). */
   async head(): Promise<number> {
-    const [row] = await this.db.readRows<{ id: number }>(Prisma.sql`SELECT "id" FROM "JournalEvent" ORDER BY "id" DESC LIMIT 1`);
-    return row?.id ?? 0;
+    const [row] = await this.db.readRows<{ head: number }>(Prisma.sql`SELECT ${Prisma.raw(JOURNAL_HEAD_SQL)} AS "head"`);
+    return Number(row?.head ?? 0);
   }
 }
 

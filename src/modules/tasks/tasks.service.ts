@@ -32,6 +32,9 @@ export interface TaskFilter {
   role?: string | null;
 }
 
+/** Whether a filter asks nothing: then a list holds every task of its scope, by number. */
+export const unfiltered = (filter: TaskFilter | null | undefined): boolean => Object.values(filter ?? {}).every((value) => value == null);
+
 /** A task of the viewer's teams, read in the caller's transaction. */
 export async function visibleInTx(tx: Tx, viewer: Viewer, taskId: string): Promise<Task> {
   const task = await tx.task.findFirst({ where: { id: taskId, ...TaskService.visibleTo(viewer.id) } });
@@ -106,8 +109,7 @@ export class TaskService {
   async list<Q extends Omit<Prisma.TaskFindManyArgs, "where">>(viewer: Viewer, teamId: string, filter: TaskFilter, query?: Q, wanted?: RowSelection): Promise<Task[]> {
     const where = await this.listWhere(viewer, { teamId }, filter);
     // Unfiltered, a first page is one statement (the board): listWhere's base and visibility in SQL.
-    const unfiltered = Object.values(filter).every((value) => value == null);
-    const firstPageWhere = unfiltered ? Prisma.sql`"Task"."teamId" = ${teamId} AND ${TaskService.visibleSql(viewer.id)}` : undefined;
+    const firstPageWhere = unfiltered(filter) ? Prisma.sql`"Task"."teamId" = ${teamId} AND ${TaskService.visibleSql(viewer.id)}` : undefined;
     return findTasks(this.db, query, (q) => this.db.reader.task.findMany({ orderBy: { number: "asc" }, ...q, where }), firstPageWhere, wanted);
   }
 
