@@ -24,7 +24,7 @@ import type { JournalChange } from "../modules/journal/journal.service.js";
 import { SUBJECT_ONLY_KINDS } from "../modules/tasks/task-events.js";
 import { PRESENCE_COLUMNS } from "../modules/agents/presence.js";
 import { MODELS, type Model, type RowSelection } from "../modules/tasks/task-relations.js";
-import { unfiltered, type TaskFilter } from "../modules/tasks/tasks.service.js";
+import { unfiltered, type TaskFilter } from "../modules/tasks/task-inputs.js";
 import { collect, setsOf } from "./row-selection.js";
 
 /** What a kept answer read: task pages of one team, and these tasks on them or below them. */

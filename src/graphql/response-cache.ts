@@ -85,23 +85,6 @@ export function useCachedReads({ maxBytes, readVersion, teamChangesBetween, onAn
     return known;
   };
 
-  /**
-   * Whether `kept`, read under another version, still holds under `version`: it reads only
-   * task pages, and no journal row of its team since its head changed what it read. Then it
-   * is marked as found under `version` (a concurrent lookup may mark an older one: that only
-   * reads more rows next time).
-   */
-  const unchanged = async (kept: Kept, version: ReadVersion): Promise<boolean> => {
-    if (!kept.reads || kept.head === null || version.head === null) return false;
-    if (version.head > kept.head) {
-      const changes = await teamChangesBetween(kept.reads.teamId, kept.head, version.head, CHANGES_READ + 1);
-      if (changes.length > CHANGES_READ || !outlives(kept.reads, changes)) return false;
-    }
-    kept.version = version.committed;
-    kept.head = version.head;
-    return true;
-  };
-
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const viewer = args.contextValue.viewer;
@@ -118,7 +101,7 @@ export function useCachedReads({ maxBytes, readVersion, teamChangesBetween, onAn
       const variables = (operation.variableDefinitions ?? []).map((d) => args.variableValues?.[d.variable.name.value] ?? null);
       const key = [viewer.tokenId, document.id, args.operationName ?? "", JSON.stringify(variables)].join("\n");
       const kept = answers.get(key);
-      if (kept && Date.now() < kept.until && (kept.version === version.committed || (await unchanged(kept, version).catch(() => false)))) {
+      if (kept && Date.now() < kept.until && (kept.version === version.committed || (await unchanged(kept, version, teamChangesBetween).catch(() => false)))) {
         onAnswer?.("kept");
         // A copy as plain JSON: graphql-js builds results from prototype-less objects,
         // which V8 keeps as dictionaries (measured: 56 KB of heap for a 10 KB board).
@@ -143,6 +126,23 @@ export function useCachedReads({ maxBytes, readVersion, teamChangesBetween, onAn
       };
     },
   };
+}
+
+/**
+ * Whether `kept`, read under another version, still holds under `version`: it reads only
+ * task pages, and no journal row of its team since its head changed what it read. Then it is
+ * marked as found under `version` (a concurrent lookup may mark an older one: that only reads
+ * more rows next time).
+ */
+async function unchanged(kept: Kept, version: ReadVersion, teamChangesBetween: ResponseCacheOptions["teamChangesBetween"]): Promise<boolean> {
+  if (!kept.reads || kept.head === null || version.head === null) return false;
+  if (version.head > kept.head) {
+    const changes = await teamChangesBetween(kept.reads.teamId, kept.head, version.head, CHANGES_READ + 1);
+    if (changes.length > CHANGES_READ || !outlives(kept.reads, changes)) return false;
+  }
+  kept.version = version.committed;
+  kept.head = version.head;
+  return true;
 }
 
 /** Whether an operation of the document asks for more than __typename or introspection at its root. */

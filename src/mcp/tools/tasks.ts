@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { readinessOfRow, readinessSelect, type Readiness } from "../../modules/tasks/readiness.js";
 import { PRIORITIES, TASK_STATUSES } from "../../modules/tasks/task-rules.js";
-import type { TaskFilter } from "../../modules/tasks/tasks.service.js";
+import type { TaskFilter } from "../../modules/tasks/task-inputs.js";
 import {
   claimTokenArg,
   excerpt,

@@ -1,8 +1,8 @@
 // What a task write accepts: the input schemas, built once (a schema built per request was
-// a measurable share of a write's CPU, bench `work`).
+// a measurable share of a write's CPU, bench `work`); and what a task list's filter asks.
 import { z } from "zod";
 import { boundedText, jsonObject, shortName } from "../../validation.js";
-import { PRIORITIES, TASK_STATUSES } from "./task-rules.js";
+import { PRIORITIES, TASK_STATUSES, type TaskStatus } from "./task-rules.js";
 
 export const DASHBOARD_MAX = 100_000;
 
@@ -35,3 +35,15 @@ export const updateInput = z.object({ ...fields, title: title.nullish(), status:
 
 export type CreateTaskInput = z.input<typeof createInput>;
 export type UpdateTaskInput = z.input<typeof updateInput>;
+
+export interface TaskFilter {
+  status?: readonly TaskStatus[] | null;
+  assignee?: string | null;
+  ready?: boolean | null;
+  milestoneId?: string | null;
+  track?: string | null;
+  role?: string | null;
+}
+
+/** Whether a filter asks nothing: then a list holds every task of its scope, by number. */
+export const unfiltered = (filter: TaskFilter | null | undefined): boolean => Object.values(filter ?? {}).every((value) => value == null);

@@ -1,16 +1,15 @@
-import { prismaConnectionHelpers, queryFromInfo } from "@pothos/plugin-prisma";
-import type { GraphQLResolveInfo } from "graphql";
 import type { Task } from "../../generated/prisma/client.js";
 import { builder } from "../../graphql/builder.js";
-import { requireViewer, rowForSelection, type Context } from "../../graphql/context.js";
+import { requireViewer, rowForSelection } from "../../graphql/context.js";
 import { enumOf } from "../../graphql/enum-of.js";
 import { liveEvents } from "../../graphql/live.js";
 import { connectionRowSelection } from "../../graphql/row-selection.js";
+import { taskPageQuery, taskPages } from "../../graphql/task-pages.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef } from "../journal/journal.schema.js";
 import type { Claim } from "./claims.service.js";
 import { BLOCKED_BY_ORDER, readinessOfRow, readinessSelect, type Readiness, type ReadinessState } from "./readiness.js";
-import { shapeForSelection, BLOCKS_ORDER, type RowSelection } from "./task-relations.js";
+import { BLOCKS_ORDER } from "./task-relations.js";
 import { PRIORITIES, TASK_STATUSES } from "./task-rules.js";
 
 const TaskStatusEnum = enumOf("TaskStatus", TASK_STATUSES);
@@ -196,21 +195,6 @@ const UpdateTaskPayload = builder.objectRef<{ task: Task; verificationNudge: str
     }),
   }),
 });
-
-// The team's tasks page with the Pothos plugin's connection helpers (its page arguments and
-// cursors), not t.prismaConnection, which has the plugin plan the selection on every request
-// (about 6 % of a computed board's CPU): rows that answer every field themselves
-// (shapeForSelection) need no plan.
-const taskPages = prismaConnectionHelpers(builder, "Task", { cursor: "id" });
-
-type PageArgs = Parameters<typeof taskPages.resolve>[1];
-
-/** Prisma's arguments for a page: its place in the list, and, unless the rows answer every field, the plugin's plan. */
-async function taskPageQuery(args: PageArgs, ctx: Context, info: GraphQLResolveInfo, wanted: RowSelection) {
-  const { select: _select, ...page } = taskPages.getQuery(args, ctx, () => true) as { select?: unknown; take?: number; skip?: number; cursor?: { id: string } };
-  if (shapeForSelection(wanted)) return page;
-  return { ...page, ...(await queryFromInfo({ context: ctx, info, select: { id: true }, paths: [["nodes"], ["edges", "node"]], typeName: "Task" })) };
-}
 
 builder.prismaObjectFields("Team", (t) => ({
   tasks: t.connection({

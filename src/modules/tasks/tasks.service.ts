@@ -20,20 +20,8 @@ import { notice, recordChanges, taskEvent, type Change } from "./task-events.js"
 import { findTasks } from "./task-reads.js";
 import type { RowSelection } from "./task-relations.js";
 import { CLOSED_STATUSES, NUDGE_AFTER, priorityRank, verificationNudge, type TaskStatus } from "./task-rules.js";
-import { createInput, dashboardInput, dashboardLineInput, DASHBOARD_MAX, updateInput, type CreateTaskInput, type UpdateTaskInput } from "./task-inputs.js";
+import { createInput, dashboardInput, dashboardLineInput, DASHBOARD_MAX, unfiltered, updateInput, type CreateTaskInput, type TaskFilter, type UpdateTaskInput } from "./task-inputs.js";
 import { updateChanges, updateData, type TaskColumns } from "./task-update.js";
-
-export interface TaskFilter {
-  status?: readonly TaskStatus[] | null;
-  assignee?: string | null;
-  ready?: boolean | null;
-  milestoneId?: string | null;
-  track?: string | null;
-  role?: string | null;
-}
-
-/** Whether a filter asks nothing: then a list holds every task of its scope, by number. */
-export const unfiltered = (filter: TaskFilter | null | undefined): boolean => Object.values(filter ?? {}).every((value) => value == null);
 
 /** A task of the viewer's teams, read in the caller's transaction. */
 export async function visibleInTx(tx: Tx, viewer: Viewer, taskId: string): Promise<Task> {
