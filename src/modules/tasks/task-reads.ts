@@ -38,19 +38,24 @@ function relationJson(dialect: Dialect, plan: Plan, parent: string, depth: numbe
   return dialect.json.aggregate(row, from, orderBy);
 }
 
-// Shapes come from the schema's selections, not from clients' values: few distinct ones.
-const statements = new Map<string, Prisma.Sql>();
+/** A shape's SQL: the JSON of its task rows (the task aliased t0), and the columns a first page reads. */
+interface ShapeSql {
+  json: Prisma.Sql;
+  pageColumns: Prisma.Sql;
+}
 
-/** The JSON of a task row of this shape, from the task aliased t0. */
-function taskJson(dialect: Dialect, shape: Shape): Prisma.Sql {
+// Shapes come from the schema's selections, not from clients' values: few distinct ones.
+const statements = new Map<string, ShapeSql>();
+
+function sqlOf(dialect: Dialect, shape: Shape): ShapeSql {
   const key = `${dialect.name}:${shape.key}`;
-  let json = statements.get(key);
-  if (!json) {
-    json = rowJson(dialect, shape, "t0", 0);
+  let sql = statements.get(key);
+  if (!sql) {
+    sql = { json: rowJson(dialect, shape, "t0", 0), pageColumns: pageColumns(shape) };
     if (statements.size >= 200) statements.clear();
-    statements.set(key, json);
+    statements.set(key, sql);
   }
-  return json;
+  return sql;
 }
 
 // ---- rows ------------------------------------------------------------------------
@@ -61,15 +66,21 @@ function row(shape: Shape, json: unknown[]): Record<string, unknown> {
   const { relations } = shape;
   const n = shape.columns.length;
   for (let j = 0; j < relations.length; j++) out[relations[j]!.name] = related(relations[j]!, json[n + j]);
-  if (shape.asAsked) readAsAsked.add(out);
+  if (shape.asAsked) (out as Marked)[READ_AS_ASKED] = true;
   return out;
 }
 
-/** Rows read here as their fields ask for them, and every row below them (Shape.asAsked). */
-const readAsAsked = new WeakSet<object>();
+/**
+ * Marks rows read here as their fields ask for them, and every row below them (Shape.asAsked).
+ * A property, not a WeakSet: adding a board's ~200 rows to a WeakSet cost about 5 % of its CPU
+ * (measured; weak tables are extra work for every young-generation collection). A symbol, so
+ * the row's keys and JSON are unchanged.
+ */
+const READ_AS_ASKED = Symbol("read as its fields ask");
+type Marked = { [READ_AS_ASKED]?: boolean };
 
 /** Whether `row` was read here as its fields ask for it, and every row below it (Shape.asAsked). */
-export const readAsItsFieldsAsk = (row: object): boolean => readAsAsked.has(row);
+export const readAsItsFieldsAsk = (row: object): boolean => (row as Marked)[READ_AS_ASKED] === true;
 
 function related(plan: Plan, json: unknown): unknown {
   if (plan.relation.list) return ((json ?? []) as unknown[][]).map((r) => row(plan.shape, r));
@@ -80,7 +91,7 @@ function related(plan: Plan, json: unknown): unknown {
 async function readTasks(db: Database, from: Prisma.Sql, orderBy: Prisma.Sql | null, shape: Shape): Promise<Record<string, unknown>[]> {
   const { dialect } = db;
   // Straight through the driver: Prisma's client would cost more than the statement itself.
-  const [result] = await db.readRows<{ rows: unknown }>(Prisma.sql`SELECT ${dialect.json.aggregate(taskJson(dialect, shape), from, orderBy)} AS "rows"`);
+  const [result] = await db.readRows<{ rows: unknown }>(Prisma.sql`SELECT ${dialect.json.aggregate(sqlOf(dialect, shape).json, from, orderBy)} AS "rows"`);
   const raw = result?.rows ?? [];
   return ((typeof raw === "string" ? JSON.parse(raw) : raw) as unknown[][]).map((json) => row(shape, json));
 }
@@ -107,7 +118,7 @@ export async function findTasks<Q extends object>(
   if (!split) return read(query);
   const take = firstPageWhere && firstPageSize(split.query);
   if (take) {
-    const from = Prisma.sql`FROM (SELECT ${pageColumns(split.shape)} FROM "Task" WHERE ${firstPageWhere} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
+    const from = Prisma.sql`FROM (SELECT ${sqlOf(db.dialect, split.shape).pageColumns} FROM "Task" WHERE ${firstPageWhere} ORDER BY "Task"."number" ASC LIMIT ${take}) t0`;
     // Rows that hold their number are put in order here: SQLite sorting the rows' JSON
     // costs more than a third of the statement (measured on the board page).
     const numbered = split.shape.columns.includes(TASK_NUMBER);
@@ -125,8 +136,9 @@ export async function findTasks<Q extends object>(
     const task = rows.get(keep.id);
     // Deleted between the two statements: gone, as it would be a moment later.
     if (!task) continue;
-    // Relations Prisma read are not this module's to vouch for.
-    if (Object.keys(keep).length > 1) readAsAsked.delete(task);
+    // Relations Prisma read are not this module's to vouch for. The mark is the row's last
+    // property, and V8 keeps an object fast when its last property is deleted.
+    if (Object.keys(keep).length > 1) delete (task as Marked)[READ_AS_ASKED];
     for (const key of Object.keys(keep)) task[key] = keep[key];
     tasks.push(task);
   }
