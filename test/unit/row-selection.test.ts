@@ -2,7 +2,7 @@
 // the real schema. test/api/task-relations.test.ts holds the answers to Prisma's path.
 import { Kind, parse, type FieldNode, type GraphQLObjectType, type FragmentDefinitionNode, type OperationDefinitionNode } from "graphql";
 import { describe, expect, it } from "vitest";
-import { connectionRowSelection } from "../../src/graphql/row-selection.js";
+import { connectionRowSelection, readsOnlyColumns } from "../../src/graphql/row-selection.js";
 import { schema } from "../../src/graphql/schema.js";
 import type { RowSelection } from "../../src/modules/tasks/task-relations.js";
 
@@ -67,5 +67,29 @@ describe("the columns a task list reads", () => {
     const selection = tasksOf(`query { team(id: "x") { tasks { edges { node { ...T ...T } } } } }
     fragment T on Task { title }`);
     expect(plain(selection)).toEqual({ columns: ["title"] });
+  });
+});
+
+/** Whether `team(id)`'s selection in a document needs no plan of the Pothos plugin. */
+function teamReadsOnlyColumns(document: string): boolean {
+  const ast = parse(document);
+  const fragments = Object.fromEntries(
+    ast.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+  );
+  const operation = ast.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+  const returnType = (schema.getType("Query") as GraphQLObjectType).getFields().team!.type;
+  return readsOnlyColumns({ schema, fragments, fieldNodes: [operation.selectionSet.selections[0] as FieldNode], returnType });
+}
+
+describe("a team read without the plugin's plan", () => {
+  it("columns and fields that read for themselves (the board's tasks, the journal) need none", () => {
+    expect(teamReadsOnlyColumns(`{ team(id: "x") { id name __typename tasks(first: 50) { edges { node { title assignee { name } } } } journal { edges { node { kind } } } } }`)).toBe(true);
+  });
+
+  it("a relation or a field with a selection of its own needs the plan, in a fragment too", () => {
+    expect(teamReadsOnlyColumns(`{ team(id: "x") { name members { role } } }`)).toBe(false);
+    expect(teamReadsOnlyColumns(`{ team(id: "x") { myRole } }`)).toBe(false);
+    expect(teamReadsOnlyColumns(`{ team(id: "x") { name ...T } } fragment T on Team { lead { name } }`)).toBe(false);
+    expect(teamReadsOnlyColumns(`{ team(id: "x") { name ... on Team { members { role } } } }`)).toBe(false);
   });
 });

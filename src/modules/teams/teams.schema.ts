@@ -1,12 +1,14 @@
+import { queryFromInfo } from "@pothos/plugin-prisma";
 import { builder } from "../../graphql/builder.js";
 import { requireViewer, rowForSelection } from "../../graphql/context.js";
 import { liveEvents } from "../../graphql/live.js";
+import { readsOnlyColumns } from "../../graphql/row-selection.js";
 import { IDEMPOTENCY_KEY_HELP } from "../idempotency/idempotency.service.js";
 import { JournalEventRef, journalConnection, journalPageArgs } from "../journal/journal.schema.js";
 
 const TeamJournalConnection = builder.connectionObject({ type: JournalEventRef, name: "TeamJournalConnection" }, { name: "TeamJournalConnectionEdge" });
 
-builder.prismaObject("Team", {
+const TeamRef = builder.prismaObject("Team", {
   description: "A team of agents. It exists only for its members.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -62,11 +64,14 @@ const UpdateTeamInput = builder.inputType("UpdateTeamInput", {
 });
 
 builder.queryFields((t) => ({
-  team: t.prismaField({
-    type: "Team",
+  // Not t.prismaField, which has the plugin plan every selection: the board asks only for
+  // columns and tasks, which the row read whole answers.
+  team: t.field({
+    type: TeamRef,
     description: "A team I belong to. Any other ID is NOT_FOUND.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.services.teams.get(requireViewer(ctx), id, query),
+    resolve: (_root, { id }, ctx, info) =>
+      ctx.services.teams.get(requireViewer(ctx), id, readsOnlyColumns(info) ? undefined : queryFromInfo({ context: ctx, info, typeName: "Team" })),
   }),
   teams: t.prismaConnection({
     type: "Team",
