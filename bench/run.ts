@@ -226,7 +226,7 @@ async function throughput(load: LoadGenerator): Promise<number | null> {
     row({ item: "1", figure: "agent-hq { __typename } with a token", value: hqRps, unit: "req/s", target: "≥ 90 % of bare", ratio: r1, ratioOf: "of bare Yoga", pass: r1 >= 0.9 });
     row({ item: "1", figure: "agent-hq { __typename } latency p99", value: median(rounds.map((r) => r.hq.p99)), unit: "ms", ratio: ratioOf(median(rounds.map((r) => r.hq.p99)), median(rounds.map((r) => r.bare.p99))), ratioOf: "of bare Yoga" });
     row({ item: "2", figure: "board page (50 tasks, assignees, blockers), answer kept", value: boardRps, unit: "req/s", target: "≥ 40 % of (1)", ratio: r2, ratioOf: "of (1)", pass: r2 >= 0.4 });
-    row({ item: "2", figure: "board page computed (response cache off)", value: median(rounds.map((r) => r.boardComputed.rps)), unit: "req/s", ratio: r2Computed, ratioOf: "of (1)" });
+    row({ item: "2", figure: "board page computed (response cache off)", value: median(rounds.map((r) => r.boardComputed.rps)), unit: "req/s", target: "≥ 10 % of (1)", ratio: r2Computed, ratioOf: "of (1)", pass: r2Computed >= 0.1 });
 
     const seqTypename = await statementsPerRequest(hq, settings.statementSamples, () => load.sequential({ url: hq.url, token, body: typename, count: settings.statementSamples, warmup: 0 }));
     const seqBoard = await statementsPerRequest(hq, settings.statementSamples, () => load.sequential({ url: hq.url, token, body: board, count: settings.statementSamples, warmup: 0 }));
