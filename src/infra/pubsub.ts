@@ -76,7 +76,10 @@ export async function createRedisAnnouncementBus(url: string, logger: Logger): P
       // after the reconnection) is given up on, and the instance counts alone meanwhile.
       const counted = publisher.multi().incrby(name, cost).pexpire(name, windowMs * 2).exec();
       counted.catch(() => {});
-      const replies = await Promise.race([counted, new Promise<null>((resolve) => setTimeout(resolve, COUNTER_WAIT_MS, null).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<null>((resolve) => (timer = setTimeout(resolve, COUNTER_WAIT_MS, null).unref()));
+      // Cleared once Redis answers: every request sets one, and most answer within a millisecond.
+      const replies = await Promise.race([counted, giveUp]).finally(() => clearTimeout(timer));
       const count = Number(replies?.[0]?.[1]);
       return Number.isFinite(count) ? { count, resetMs: (window + 1) * windowMs - Date.now() } : null;
     } catch {
