@@ -29,9 +29,6 @@ export function createAnnouncementBus(): AnnouncementBus {
  * before ioredis reported ready were measured to arrive reordered). While Redis is
  * down, publishing fails fast and is dropped: mutations never wait for Redis.
  */
-/** How long a rate-limit count waits for Redis before the instance counts alone. */
-const COUNTER_WAIT_MS = 250;
-
 export async function createRedisAnnouncementBus(url: string, logger: Logger): Promise<AnnouncementBus & { counter: SharedCounter }> {
   // Loaded only with REDIS_URL: about forty modules a single instance never needs.
   const [ioredis, { createRedisEventTarget }] = await Promise.all([import("ioredis"), import("@graphql-yoga/redis-event-target")]);
@@ -68,7 +65,21 @@ export async function createRedisAnnouncementBus(url: string, logger: Logger): P
     unsubscribe: (...channels: string[]) => subscriber.unsubscribe(...channels).catch(quietly("unsubscribe")),
   } as unknown as Redis;
   const eventTarget = createRedisEventTarget({ publishClient: guardedPublisher, subscribeClient: guardedSubscriber });
-  const counter: SharedCounter = async (key, cost, windowMs) => {
+  return Object.assign(createPubSub<Announcements>({ eventTarget }), {
+    counter: sharedCounter(publisher),
+    close: async () => {
+      publisher.disconnect();
+      subscriber.disconnect();
+    },
+  });
+}
+
+/** How long a rate-limit count waits for Redis before the instance counts alone. */
+const COUNTER_WAIT_MS = 250;
+
+/** Rate-limit counts in Redis, shared by every instance (see SharedCounter). */
+function sharedCounter(publisher: Redis): SharedCounter {
+  return async (key, cost, windowMs) => {
     const window = Math.floor(Date.now() / windowMs);
     const name = `agent-hq:rl:${key}:${window}`;
     try {
@@ -86,11 +97,4 @@ export async function createRedisAnnouncementBus(url: string, logger: Logger): P
       return null;
     }
   };
-  return Object.assign(createPubSub<Announcements>({ eventTarget }), {
-    counter,
-    close: async () => {
-      publisher.disconnect();
-      subscriber.disconnect();
-    },
-  });
 }
