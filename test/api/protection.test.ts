@@ -355,6 +355,22 @@ describe("query limits", () => {
     }
   });
 
+  it("judges a mutation's cost again whenever its page size changes, whatever its other variables", async () => {
+    // Costs are remembered by the variables given to first and last (useKnownCosts): a
+    // mutation's input differs every time, and must not hide a bigger page.
+    const renamed = `mutation($t: ID!, $d: String, $n: Int!) { updateTeam(teamId: $t, input: { description: $d }) { tasks(first: $n) { edges { node { blockedBy { blocker { blockedBy { blocker { id } } } } } } } } }`;
+    for (let round = 0; round < 2; round++) {
+      const small = await post(server.url, { query: renamed, variables: { t: teamId, d: `round ${round}`, n: 1 } }, { token: agent.token });
+      expect(small.body.errors).toBeUndefined();
+      const big = await post(server.url, { query: renamed, variables: { t: teamId, d: `round ${round} again`, n: 100 } }, { token: agent.token });
+      expect(codeOf(big)).toBe("QUERY_TOO_COMPLEX");
+      expect(big.body.data ?? null).toBeNull();
+    }
+    // A refused mutation changed nothing.
+    const team = await post(server.url, { query: `query($t: ID!) { team(id: $t) { description } }`, variables: { t: teamId } }, { token: agent.token });
+    expect((team.body.data as { team: { description: string } }).team.description).toBe("round 1");
+  });
+
   it("refuses 16 aliases with TOO_MANY_ALIASES, saying the limit; 15 pass", async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { name }`).join(" ")} }`;
     const answer = await post(server.url, { query: aliases(16) }, { token: agent.token });
