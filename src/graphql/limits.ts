@@ -67,8 +67,9 @@ export function costLimits(ctx: { costChecked?: boolean }) {
  * fieldComplexity reads arguments (`first`, `last`), so a cost found within the limits is
  * remembered per document and the values of those variables (and of any directive's `if`,
  * should the plugin one day leave skipped fields out; today it counts them), and the context
- * is marked (`costChecked`): the plugin does not compute it again. A mutation's input or a query's team ID change nothing. One over a limit is never
- * remembered: the plugin computes and refuses it as always.
+ * is marked (`costChecked`): the plugin does not compute it again. A mutation's input or a
+ * query's team ID change nothing. One over a limit is never remembered: the plugin computes
+ * and refuses it as always.
  */
 export function useKnownCosts(): Plugin<{ costChecked?: boolean }> {
   // Yoga hands out one DocumentNode per query text; a few variable sets each.
